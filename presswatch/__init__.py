@@ -1,0 +1,3 @@
+"""presswatch: the shared kernel (errors and settings) of the media-monitoring pipeline."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,64 @@
+"""The user's feeds file: a YAML mapping with a `feeds:` list of `{url, name}` items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from presswatch.errors import ConfigError
+
+ALLOWED_KEYS = {"url", "name"}
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """A feed the user listed: an absolute http(s) or file: URL and an optional display name."""
+
+    url: str
+    name: str | None = None
+
+
+def load_feed_list(path: str | Path) -> list[FeedSource]:
+    """Read and check a feeds file; relative paths in it are taken relative to the file itself."""
+    file = Path(path).expanduser()
+    try:
+        document = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"feeds file not found: {file}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read feeds file {file}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"feeds file {file} is not valid YAML{where}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("feeds"), list):
+        raise ConfigError(f"feeds file {file} must be a mapping with a 'feeds:' list")
+    sources: list[FeedSource] = []
+    for number, item in enumerate(document["feeds"], start=1):
+        if isinstance(item, str):
+            item = {"url": item}
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not item["url"].strip():
+            raise ConfigError(f"feeds file {file}: item {number} needs a 'url:'")
+        unknown = set(item) - ALLOWED_KEYS
+        if unknown:
+            raise ConfigError(f"feeds file {file}: item {number} has unknown key(s) {', '.join(sorted(unknown))}")
+        name = item.get("name")
+        sources.append(FeedSource(_absolute_feed_url(item["url"].strip(), file, number), str(name) if name else None))
+    return list({source.url: source for source in sources}.values())
+
+
+def _absolute_feed_url(url: str, file: Path, number: int) -> str:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("http", "https"):
+        return url
+    if scheme == "file":
+        return url
+    if scheme and len(scheme) > 1:
+        raise ConfigError(f"feeds file {file}: item {number} has unsupported scheme {scheme!r} (use http, https or a path)")
+    local = Path(url).expanduser()
+    if not local.is_absolute():
+        local = file.resolve().parent / local
+    return local.resolve().as_uri()

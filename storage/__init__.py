@@ -1,0 +1,1 @@
+"""SQL storage: models, engines and sessions, idempotent writes and the views users query. Imports no Prefect."""

@@ -1,0 +1,131 @@
+"""Engines and sessions for SQLite and PostgreSQL, and the Alembic upgrade every pass runs first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from presswatch.errors import ConfigError, StorageError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with its password replaced by ***, safe to print."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return "<unparseable database URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def parse_database_url(url: str) -> URL:
+    """Parse and check a database URL, raising ConfigError with one clear line when it is unusable."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"invalid database URL {mask_url(url)!r}: expected e.g. sqlite:///data/presswatch.db "
+            "or postgresql+psycopg://user@host:5432/dbname"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"unsupported database {backend!r} in {mask_url(parsed)}: use sqlite or postgresql")
+    return parsed
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling begins lazily and deferred; two writers then deadlock with
+    # "database is locked". We take over: autocommit at the driver, BEGIN IMMEDIATE at SQLAlchemy's begin.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the URL; SQLite gets WAL, a busy time-out and immediate write transactions."""
+    parsed = parse_database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise ConfigError(f"no driver for {mask_url(parsed)}: install it or use postgresql+psycopg://") from None
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError(f"cannot use database URL {mask_url(parsed)}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def describe_db_error(exc: SQLAlchemyError, url: str | URL) -> str:
+    """One line explaining a database failure, with the URL's password masked."""
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    first_line = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    return f"database {mask_url(url)}: {first_line}"
+
+
+def check_connection(engine: Engine) -> None:
+    """Connect once, raising StorageError with one clear line when the database cannot be reached."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        raise StorageError(f"cannot connect to {describe_db_error(exc, engine.url)}") from None
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection inside one transaction; a lost or refused connection becomes one-line StorageError."""
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except OperationalError as exc:
+        raise StorageError(f"write failed on {describe_db_error(exc, engine.url)}") from None
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config that runs the project's migrations on this engine."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to `revision` (the newest by default)."""
+    check_connection(engine)
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"migration failed on {describe_db_error(exc, engine.url)}") from None
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema down to `revision` ("base" removes every table)."""
+    try:
+        command.downgrade(alembic_config(engine), revision)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"downgrade failed on {describe_db_error(exc, engine.url)}") from None

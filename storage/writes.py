@@ -1,0 +1,275 @@
+"""Idempotent writes: a re-run, or two runs at once, never duplicates a story or half-writes one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
+
+from extractors.models import EntityTag, ExtractedArticle, Watchlist
+from storage.db import transaction
+from storage.models import Article, ArticleLink, Entity, Feed, FetchEvent, Mention, utcnow
+
+IN_CLAUSE_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Story:
+    """A page that became a story: what was fetched, what was extracted, what was tagged."""
+
+    link: str
+    article: ExtractedArticle
+    tags: Sequence[EntityTag]
+    feed_id: int | None
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class LinkFailure:
+    """A link that could not become a story, with a fixed outcome code and a human reason."""
+
+    link: str
+    feed_id: int | None
+    outcome: str
+    reason: str
+    status_code: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredStory:
+    """Where a story landed: its row id, and whether this write created it."""
+
+    article_id: int
+    canonical_url: str
+    created: bool
+    link: str
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A watched feed's row id and its conditional-GET validators."""
+
+    id: int
+    url: str
+    name: str | None
+    etag: str | None
+    last_modified: str | None
+
+
+@dataclass(frozen=True)
+class FeedPoll:
+    """The result of reading one feed, to be recorded once its links have been dealt with."""
+
+    feed_id: int
+    url: str
+    outcome: str
+    reason: str | None
+    status_code: int | None
+    fetched_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def _insert(connection: Connection, table: Any) -> Any:
+    """An INSERT that supports ON CONFLICT on this connection's backend."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    return insert(table)
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+def sync_watchlist(engine: Engine, watchlist: Watchlist) -> None:
+    """Insert or update every watchlist entity; entities dropped from the list keep their rows and mentions."""
+    parents_first = sorted(watchlist.entities, key=lambda entity: entity.parent is not None)
+    with transaction(engine) as connection:
+        for entity in parents_first:
+            values = {"id": entity.id, "name": entity.name, "kind": entity.kind, "parent_id": entity.parent}
+            statement = _insert(connection, _table(Entity)).values(**values)
+            statement = statement.on_conflict_do_update(
+                index_elements=["id"], set_={"name": entity.name, "kind": entity.kind, "parent_id": entity.parent}
+            )
+            connection.execute(statement)
+
+
+def upsert_feeds(engine: Engine, feeds: Iterable[tuple[str, str | None]]) -> list[FeedState]:
+    """Make sure each (url, name) feed has a row; return their states in the order given."""
+    urls: list[str] = []
+    with transaction(engine) as connection:
+        for url, name in feeds:
+            statement = _insert(connection, _table(Feed)).values(url=url, name=name, created_at=utcnow())
+            if name:
+                statement = statement.on_conflict_do_update(index_elements=["url"], set_={"name": name})
+            else:
+                statement = statement.on_conflict_do_nothing(index_elements=["url"])
+            connection.execute(statement)
+            urls.append(url)
+        rows = connection.execute(
+            select(Feed.id, Feed.url, Feed.name, Feed.etag, Feed.last_modified).where(Feed.url.in_(urls))
+        ).all()
+    by_url = {row.url: FeedState(row.id, row.url, row.name, row.etag, row.last_modified) for row in rows}
+    return [by_url[url] for url in dict.fromkeys(urls)]
+
+
+def known_links(engine: Engine, links: Iterable[str]) -> set[str]:
+    """The subset of links that already lead to a stored story."""
+    wanted = list(dict.fromkeys(links))
+    found: set[str] = set()
+    with transaction(engine) as connection:
+        for start in range(0, len(wanted), IN_CLAUSE_CHUNK):
+            chunk = wanted[start : start + IN_CLAUSE_CHUNK]
+            found.update(connection.scalars(select(ArticleLink.url).where(ArticleLink.url.in_(chunk))))
+    return found
+
+
+def store_batch(engine: Engine, stories: Sequence[Story], failures: Sequence[LinkFailure]) -> list[StoredStory]:
+    """Write stories with their links, mentions and fetch events, and record the failures.
+
+    The batch is one transaction; if the backend refuses it for a data reason, each story is retried in a
+    transaction of its own so that one bad row cannot cost the others. Either way a story is never stored
+    without its mentions and its fetch event.
+    """
+    try:
+        with transaction(engine) as connection:
+            stored = [_store_story(connection, story) for story in stories]
+            _record_failures(connection, failures)
+        return stored
+    except (IntegrityError, StatementError) as exc:
+        if isinstance(exc, OperationalError):
+            raise
+    stored = []
+    for story in stories:
+        try:
+            with transaction(engine) as connection:
+                stored.append(_store_story(connection, story))
+        except (IntegrityError, StatementError) as exc:
+            if isinstance(exc, OperationalError):
+                raise
+            failure = LinkFailure(story.link, story.feed_id, "store_error", f"could not store: {_first_line(exc)}")
+            with transaction(engine) as connection:
+                _record_failures(connection, [failure])
+    with transaction(engine) as connection:
+        _record_failures(connection, failures)
+    return stored
+
+
+def _store_story(connection: Connection, story: Story) -> StoredStory:
+    article = story.article
+    values = {
+        "url": story.link,
+        "canonical_url": article.canonical_url,
+        "title": article.title,
+        "author": article.author,
+        "published_at": article.published,
+        "fetched_at": story.fetched_at,
+        "language": article.language,
+        "sitename": article.sitename,
+        "description": article.description,
+        "text": article.text,
+        "word_count": len(article.text.split()),
+        "extractor": article.extractor,
+        "feed_id": story.feed_id,
+    }
+    statement = (
+        _insert(connection, _table(Article))
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["canonical_url"])
+        .returning(_table(Article).c.id)
+    )
+    new_id = connection.execute(statement).scalar()
+    created = new_id is not None
+    if new_id is None:
+        new_id = connection.execute(
+            select(Article.id).where(Article.canonical_url == article.canonical_url)
+        ).scalar_one()
+    for link in dict.fromkeys((story.link, article.canonical_url)):
+        connection.execute(
+            _insert(connection, _table(ArticleLink))
+            .values(url=link, article_id=new_id)
+            .on_conflict_do_nothing(index_elements=["url"])
+        )
+    if created and story.tags:
+        connection.execute(
+            _insert(connection, _table(Mention)).on_conflict_do_nothing(index_elements=["article_id", "entity_id"]),
+            [
+                {"article_id": new_id, "entity_id": tag.entity_id, "count": tag.mentions, "in_title": tag.in_title}
+                for tag in story.tags
+            ],
+        )
+    reason = None if created else f"same story as {article.canonical_url}, already stored"
+    connection.execute(
+        _insert(connection, _table(FetchEvent)).values(
+            at=story.fetched_at,
+            feed_id=story.feed_id,
+            url=story.link,
+            outcome="stored" if created else "duplicate",
+            reason=reason,
+            status_code=200,
+            article_id=new_id,
+        )
+    )
+    return StoredStory(new_id, article.canonical_url, created, story.link)
+
+
+def _record_failures(connection: Connection, failures: Sequence[LinkFailure]) -> None:
+    if not failures:
+        return
+    now = utcnow()
+    connection.execute(
+        _insert(connection, _table(FetchEvent)),
+        [
+            {
+                "at": now,
+                "feed_id": failure.feed_id,
+                "url": failure.link,
+                "outcome": failure.outcome,
+                "reason": failure.reason,
+                "status_code": failure.status_code,
+                "article_id": None,
+            }
+            for failure in failures
+        ],
+    )
+
+
+def record_feed_polls(engine: Engine, polls: Sequence[FeedPoll]) -> None:
+    """Save each feed's new validators and status with one fetch event, once its links are dealt with.
+
+    Called only after the feed's links were stored, so that a pass cut short never leaves a feed marked
+    as read (a 304 next time) while its stories are missing.
+    """
+    if not polls:
+        return
+    with transaction(engine) as connection:
+        for poll in polls:
+            changes: dict[str, Any] = {"last_fetched_at": poll.fetched_at, "last_status": poll.outcome}
+            if poll.outcome == "ok":
+                changes.update(etag=poll.etag, last_modified=poll.last_modified)
+            connection.execute(update(_table(Feed)).where(Feed.id == poll.feed_id).values(**changes))
+        connection.execute(
+            _insert(connection, _table(FetchEvent)),
+            [
+                {
+                    "at": poll.fetched_at,
+                    "feed_id": poll.feed_id,
+                    "url": poll.url,
+                    "outcome": poll.outcome,
+                    "reason": poll.reason,
+                    "status_code": poll.status_code,
+                    "article_id": None,
+                }
+                for poll in polls
+            ],
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,48 @@
+"""The schema is owned by Alembic: upgrade, downgrade and the models agree, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from storage.db import downgrade, make_engine, upgrade
+from storage.models import Base
+
+PUBLIC_TABLES = {"articles", "article_links", "entities", "mentions", "feeds", "fetch_events"}
+
+
+def test_upgrade_creates_the_public_tables_and_the_coverage_view(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    inspector = inspect(engine)
+    assert PUBLIC_TABLES <= set(inspector.get_table_names())
+    assert "coverage" in inspector.get_view_names()
+    columns = {column["name"] for column in inspector.get_columns("coverage")}
+    assert columns == {
+        "article_id", "url", "title", "sitename", "published_at",
+        "entity_id", "entity_name", "entity_kind", "mentions", "in_title",
+    }
+    engine.dispose()
+
+
+def test_models_and_migrations_agree(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+    engine.dispose()
+
+
+def test_downgrade_to_base_removes_everything_and_upgrade_is_repeatable(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    downgrade(engine, "base")
+    remaining = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    assert remaining == set()
+    assert "coverage" not in inspect(engine).get_view_names()
+    upgrade(engine)
+    upgrade(engine)
+    assert PUBLIC_TABLES <= set(inspect(engine).get_table_names())
+    engine.dispose()

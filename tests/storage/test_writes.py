@@ -1,0 +1,149 @@
+"""Writes are idempotent and whole: a story never appears twice, never without its mentions and its event."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, func, select, text
+
+from extractors.models import EntityTag, ExtractedArticle, WatchedEntity, Watchlist
+from storage.db import make_engine, upgrade
+from storage.models import Article, ArticleLink, Entity, FetchEvent, Mention
+from storage.writes import (
+    FeedPoll,
+    LinkFailure,
+    Story,
+    known_links,
+    record_feed_polls,
+    store_batch,
+    sync_watchlist,
+    upsert_feeds,
+)
+
+WATCHLIST = Watchlist(
+    (
+        WatchedEntity("alibaba", "Alibaba", "company", aliases=("Alibaba",)),
+        WatchedEntity("taobao", "Taobao", "brand", parent="alibaba"),
+        WatchedEntity("jack-ma", "Jack Ma", "person", parent="alibaba"),
+    )
+)
+PUBLISHED = datetime(2025, 3, 10, 8, 30, tzinfo=UTC)
+
+
+def ready(url: str) -> Engine:
+    engine = make_engine(url)
+    upgrade(engine)
+    sync_watchlist(engine, WATCHLIST)
+    return engine
+
+
+def story(link: str, canonical: str = "https://news.example/a", feed_id: int | None = None) -> Story:
+    article = ExtractedArticle(
+        url=link, canonical_url=canonical, text="Alibaba and Taobao. Jack Ma spoke.", title="Alibaba news",
+        published=PUBLISHED, sitename="News Example",
+    )
+    tags = [EntityTag("alibaba", "Alibaba", "company", 2, True), EntityTag("jack-ma", "Jack Ma", "person", 1, False)]
+    return Story(link, article, tags, feed_id, datetime.now(UTC))
+
+
+def count(engine: Engine, model: type) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def test_storing_the_same_story_twice_keeps_one_row_and_its_mentions(database_url: str) -> None:
+    engine = ready(database_url)
+    first = store_batch(engine, [story("https://news.example/a?x=1")], [])
+    second = store_batch(engine, [story("https://news.example/a?x=1")], [])
+    assert first[0].created and not second[0].created
+    assert first[0].article_id == second[0].article_id
+    assert count(engine, Article) == 1
+    assert count(engine, Mention) == 2
+    with engine.connect() as connection:
+        outcomes = connection.scalars(select(FetchEvent.outcome).order_by(FetchEvent.id)).all()
+    assert outcomes == ["stored", "duplicate"]
+    engine.dispose()
+
+
+def test_two_links_to_one_canonical_page_are_one_story_and_both_links_are_known(database_url: str) -> None:
+    engine = ready(database_url)
+    store_batch(engine, [story("https://news.example/a?ref=rss"), story("https://m.news.example/a")], [])
+    assert count(engine, Article) == 1
+    links = known_links(engine, ["https://news.example/a?ref=rss", "https://m.news.example/a", "https://other/"])
+    assert links == {"https://news.example/a?ref=rss", "https://m.news.example/a"}
+    engine.dispose()
+
+
+def test_published_time_round_trips_as_aware_utc(database_url: str) -> None:
+    engine = ready(database_url)
+    store_batch(engine, [story("https://news.example/a")], [])
+    with engine.connect() as connection:
+        published = connection.execute(select(Article.published_at)).scalar_one()
+    assert published == PUBLISHED and published.tzinfo is not None
+    engine.dispose()
+
+
+def test_failures_are_recorded_with_their_reason(database_url: str) -> None:
+    engine = ready(database_url)
+    failure = LinkFailure("https://news.example/gone", None, "http_error", "HTTP 404 Not Found", 404)
+    store_batch(engine, [], [failure])
+    with engine.connect() as connection:
+        row = connection.execute(select(FetchEvent.outcome, FetchEvent.reason, FetchEvent.status_code)).one()
+    assert tuple(row) == ("http_error", "HTTP 404 Not Found", 404)
+    engine.dispose()
+
+
+def test_coverage_view_has_one_row_per_story_and_entity(database_url: str) -> None:
+    engine = ready(database_url)
+    store_batch(engine, [story("https://news.example/a")], [])
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT entity_id, entity_kind, mentions, in_title, url, sitename FROM coverage ORDER BY entity_id")
+        ).all()
+    assert [(r.entity_id, r.entity_kind, r.mentions, bool(r.in_title)) for r in rows] == [
+        ("alibaba", "company", 2, True),
+        ("jack-ma", "person", 1, False),
+    ]
+    assert {r.url for r in rows} == {"https://news.example/a"}
+    engine.dispose()
+
+
+def test_watchlist_sync_updates_names_and_keeps_dropped_entities(database_url: str) -> None:
+    engine = ready(database_url)
+    store_batch(engine, [story("https://news.example/a")], [])
+    renamed = Watchlist((WatchedEntity("alibaba", "Alibaba Group", "company"),))
+    sync_watchlist(engine, renamed)
+    with engine.connect() as connection:
+        names = dict(connection.execute(select(Entity.id, Entity.name)).tuples().all())
+    assert names["alibaba"] == "Alibaba Group"
+    assert "jack-ma" in names  # its stored mentions still point at it
+    assert count(engine, Mention) == 2
+    engine.dispose()
+
+
+def test_concurrent_writers_never_duplicate_a_story(database_url: str) -> None:
+    engine = ready(database_url)
+    links = [f"https://news.example/story-{n}" for n in range(20)]
+
+    def write(worker: int) -> None:
+        for link in links:
+            store_batch(engine, [story(link + f"?w={worker}", canonical=link)], [])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, range(4)))
+    assert count(engine, Article) == 20
+    assert count(engine, Mention) == 40
+    assert count(engine, ArticleLink) == 20 + 80
+    engine.dispose()
+
+
+def test_feed_validators_are_saved_only_when_the_poll_is_recorded(database_url: str) -> None:
+    engine = ready(database_url)
+    [feed] = upsert_feeds(engine, [("https://news.example/feed.xml", "News")])
+    assert feed.etag is None
+    poll = FeedPoll(feed.id, feed.url, "ok", "3 entries", 200, datetime.now(UTC), etag='"v1"', last_modified=None)
+    record_feed_polls(engine, [poll])
+    [again] = upsert_feeds(engine, [("https://news.example/feed.xml", None)])
+    assert (again.id, again.etag, again.name) == (feed.id, '"v1"', "News")
+    engine.dispose()
