@@ -57,7 +57,9 @@ def _absolute_feed_url(url: str, file: Path, number: int) -> str:
     if scheme == "file":
         return url
     if scheme and len(scheme) > 1:
-        raise ConfigError(f"feeds file {file}: item {number} has unsupported scheme {scheme!r} (use http, https or a path)")
+        raise ConfigError(
+            f"feeds file {file}: item {number} has unsupported scheme {scheme!r} (use http, https or a path)"
+        )
     local = Path(url).expanduser()
     if not local.is_absolute():
         local = file.resolve().parent / local

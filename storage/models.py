@@ -124,9 +124,7 @@ class Mention(Base):
     __tablename__ = "mentions"
 
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
-    entity_id: Mapped[str] = mapped_column(
-        ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    entity_id: Mapped[str] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True, index=True)
     count: Mapped[int] = mapped_column(Integer)
     in_title: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -47,7 +47,14 @@ def stories_with_tags(engine: Engine, article_ids: Sequence[int] | None = None, 
         if tag.kind == "company":
             companies.setdefault(tag.article_id, []).append(tag.id)
     return [
-        StoryRow(row.id, row.title, row.sitename, row.published_at, row.canonical_url,
-                 companies.get(row.id, []), entities.get(row.id, []))
+        StoryRow(
+            row.id,
+            row.title,
+            row.sitename,
+            row.published_at,
+            row.canonical_url,
+            companies.get(row.id, []),
+            entities.get(row.id, []),
+        )
         for row in articles
     ]

@@ -20,8 +20,16 @@ def test_upgrade_creates_the_public_tables_and_the_coverage_view(database_url: s
     assert "coverage" in inspector.get_view_names()
     columns = {column["name"] for column in inspector.get_columns("coverage")}
     assert columns == {
-        "article_id", "url", "title", "sitename", "published_at",
-        "entity_id", "entity_name", "entity_kind", "mentions", "in_title",
+        "article_id",
+        "url",
+        "title",
+        "sitename",
+        "published_at",
+        "entity_id",
+        "entity_name",
+        "entity_kind",
+        "mentions",
+        "in_title",
     }
     engine.dispose()
 

@@ -40,8 +40,12 @@ def ready(url: str) -> Engine:
 
 def story(link: str, canonical: str = "https://news.example/a", feed_id: int | None = None) -> Story:
     article = ExtractedArticle(
-        url=link, canonical_url=canonical, text="Alibaba and Taobao. Jack Ma spoke.", title="Alibaba news",
-        published=PUBLISHED, sitename="News Example",
+        url=link,
+        canonical_url=canonical,
+        text="Alibaba and Taobao. Jack Ma spoke.",
+        title="Alibaba news",
+        published=PUBLISHED,
+        sitename="News Example",
     )
     tags = [EntityTag("alibaba", "Alibaba", "company", 2, True), EntityTag("jack-ma", "Jack Ma", "person", 1, False)]
     return Story(link, article, tags, feed_id, datetime.now(UTC))

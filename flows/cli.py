@@ -1,0 +1,170 @@
+"""The `presswatch` command line: parses options, calls the library, prints; errors become one line here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from typer.exceptions import TyperException
+
+from presswatch.errors import PresswatchError
+
+app = typer.Typer(
+    name="presswatch",
+    help="Media monitoring: feeds -> pages -> clean text -> entity tags -> SQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema commands (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+FeedsOption = Annotated[
+    Path | None, typer.Option("--feeds", help="Feeds file (YAML). Default: seeds/feeds.yaml or PRESSWATCH_FEEDS_FILE.")
+]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy database URL. Default: sqlite:///data/presswatch.db or PRESSWATCH_DATABASE_URL.",
+        show_default=False,
+    ),
+]
+
+# Prefect phones home and checks for updates by default; on a machine without internet that only logs errors.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_UI_ENABLED": "true",
+}
+
+
+@app.command()
+def run(
+    feeds: FeedsOption = None,
+    database_url: DatabaseOption = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="Processes for extraction and tagging.")] = None,
+) -> None:
+    """Run one monitoring pass now and print what it stored.
+
+    Example: presswatch run --feeds seeds/feeds.yaml
+    """
+    from pydantic import SecretStr
+
+    from presswatch.feedlist import load_feed_list
+    from presswatch.settings import load_settings
+    from storage.db import check_connection, make_engine
+
+    settings = load_settings(feeds_file=feeds, database_url=database_url, workers=workers)
+    load_feed_list(settings.feeds_file)  # fail before Prefect starts, with one line
+    engine = make_engine(settings.database_url.get_secret_value())
+    check_connection(engine)
+    from flows.monitor import monitor_feeds
+    from storage.queries import stories_with_tags
+
+    summary = monitor_feeds(
+        feeds_file=str(settings.feeds_file),
+        database_url=SecretStr(settings.database_url.get_secret_value()),
+        workers=settings.workers,
+    )
+    console = Console()
+    if summary.stored_ids:
+        table = Table(title=summary.headline().split(":")[0])
+        for column in ("Title", "Outlet", "Published (UTC)", "Companies"):
+            table.add_column(column)
+        for story in stories_with_tags(engine, summary.stored_ids):
+            published = story.published_at.strftime("%Y-%m-%d %H:%M") if story.published_at else "unknown"
+            table.add_row(story.title or story.url, story.sitename or "", published, ", ".join(story.companies))
+        console.print(table)
+    problems = summary.table()
+    problems = [row for row in problems if row["kind"] != "story"]
+    if problems:
+        table = Table(title="Not stored, and why")
+        for column in ("Kind", "URL", "Outcome", "Reason"):
+            table.add_column(column)
+        for row in problems:
+            table.add_row(row["kind"], row["url"], row["outcome"], row["reason"])
+        console.print(table)
+    print(summary.headline())
+    engine.dispose()
+
+
+@app.command()
+def extract(
+    sources: Annotated[list[str], typer.Argument(help="HTML files or http(s) URLs.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per input line.")] = False,
+) -> None:
+    """Extract and tag pages without storing anything.
+
+    Example: presswatch extract seeds/fixture/jack-ma-comeback.html --json
+    """
+    from flows.extract import extract_source
+    from presswatch.settings import load_settings
+
+    settings = load_settings()
+    console = Console()
+    failed = 0
+    for source in sources:
+        try:
+            record = extract_source(source, settings)
+        except PresswatchError as exc:
+            failed += 1
+            print(f"presswatch: {source}: {exc}", file=sys.stderr)
+            continue
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            console.print(f"[bold]{record['title']}[/bold] ({record['sitename']}, {record['published']})")
+            console.print(", ".join(f"{e['id']}×{e['mentions']}" for e in record["entities"]))
+            console.print(record["text"])
+    if failed:
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseOption = None) -> None:
+    """Create or migrate the schema to the newest revision.
+
+    Example: presswatch db upgrade --database-url postgresql+psycopg://postgres@127.0.0.1:5432/presswatch
+    """
+    from presswatch.settings import load_settings
+    from storage.db import make_engine, mask_url, upgrade
+
+    settings = load_settings(database_url=database_url)
+    engine = make_engine(settings.database_url.get_secret_value())
+    upgrade(engine)
+    print(f"database {mask_url(engine.url)} is at the newest schema revision")
+    engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `presswatch` console script; returns the exit status."""
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="presswatch", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        print("presswatch: aborted", file=sys.stderr)
+        return 130
+    except TyperException as exc:  # usage errors: a mistyped option or command, a bad value
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if message:  # empty when the help was shown because no command was given
+            print(f"presswatch: error: {message}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
+    except PresswatchError as exc:
+        print(f"presswatch: error: {exc}", file=sys.stderr)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The `monitor-feeds` flow: read the feeds, turn new links into stories, record everything."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.task_runners import ProcessPoolTaskRunner
+from pydantic import SecretStr
+
+from extractors.watchlist import load_watchlist
+from fetcher import host_key
+from flows.steps import (
+    BatchReport,
+    FeedJob,
+    FeedResult,
+    LinkJob,
+    PassConfig,
+    chunks,
+    new_link_jobs,
+    pass_config,
+)
+from flows.summary import PassSummary, Problem
+from flows.tasks import poll_feeds_task, process_links_task
+from presswatch.errors import StorageError
+from presswatch.feedlist import load_feed_list
+from presswatch.settings import Settings, load_settings
+from storage.db import make_engine, upgrade
+from storage.writes import FeedPoll, known_links, record_feed_polls, sync_watchlist, upsert_feeds
+
+FEEDS_PER_TASK = 50
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate the schema to the newest revision and load the watchlist into `entities`."""
+    watchlist = load_watchlist(settings.watchlist_file)
+    engine = make_engine(settings.database_url.get_secret_value())
+    try:
+        upgrade(engine)
+        sync_watchlist(engine, watchlist)
+    finally:
+        engine.dispose()
+
+
+def _run_link_batches(
+    batches: list[list[LinkJob]], config: PassConfig, workers: int
+) -> list[BatchReport | BaseException]:
+    """Run the batches, across processes when there is enough work to pay for starting them."""
+    if workers > 1 and len(batches) > 1:
+        with ProcessPoolTaskRunner(max_workers=min(workers, len(batches))) as runner:
+            pooled = [runner.submit(process_links_task, {"jobs": batch, "config": config}) for batch in batches]
+            return [_outcome(future) for future in pooled]
+    threaded = [process_links_task.submit(batch, config) for batch in batches]
+    return [_outcome(future) for future in threaded]
+
+
+def _outcome(future: Any) -> Any:
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - one batch failing must not lose the others' results
+        return exc
+
+
+@flow(name="monitor-feeds", log_prints=True)
+def monitor_feeds(
+    feeds_file: str | None = None,
+    database_url: SecretStr | None = None,
+    workers: int | None = None,
+) -> PassSummary:
+    """Read every feed in the feeds file, store new stories with their tags, and record what failed and why."""
+    logger = get_run_logger()
+    settings = load_settings(feeds_file=feeds_file, database_url=database_url, workers=workers)
+    prepare_database(settings)
+    sources = load_feed_list(settings.feeds_file)
+    config = pass_config(settings)
+    # Hosts of the user's own feeds are trusted as written (a private intranet feed, a loopback test server).
+    config = PassConfig(**{**config.__dict__, "trusted_hosts": frozenset(host_key(s.url) for s in sources)})
+    engine = make_engine(config.database_url)
+    try:
+        feeds = upsert_feeds(engine, [(source.url, source.name) for source in sources])
+        feed_jobs = [FeedJob(f.id, f.url, f.etag, f.last_modified) for f in feeds]
+        poll_futures = [poll_feeds_task.submit(batch, config) for batch in chunks(feed_jobs, FEEDS_PER_TASK)]
+        results: list[FeedResult] = [result for future in poll_futures for result in future.result()]
+        feed_urls = {f.id: f.url for f in feeds}
+        all_links = [entry.link for result in results for entry in result.entries]
+        known = known_links(engine, all_links)
+        jobs = new_link_jobs(results, feed_urls, known)
+        batches = chunks(jobs, settings.batch_size)
+        logger.info("%d feed(s) polled, %d new link(s) in %d batch(es)", len(results), len(jobs), len(batches))
+        reports = _run_link_batches(batches, config, settings.workers)
+        summary = _summarize(results, all_links, known, batches, reports)
+        record_feed_polls(engine, _polls_to_record(results, batches, reports))
+    finally:
+        engine.dispose()
+    _publish(summary)
+    logger.info(summary.headline())
+    storage_failures = [r for r in reports if isinstance(r, StorageError)]
+    if storage_failures:
+        raise storage_failures[0]
+    return summary
+
+
+def _polls_to_record(
+    results: Sequence[FeedResult], batches: Sequence[Sequence[LinkJob]], reports: Sequence[BatchReport | BaseException]
+) -> list[FeedPoll]:
+    """Feed polls to save; a feed whose links were in a failed batch keeps its old validators, so it is re-read."""
+    unfinished_feeds = {
+        job.feed_id
+        for batch, report in zip(batches, reports, strict=True)
+        if isinstance(report, BaseException)
+        for job in batch
+    }
+    polls = []
+    for result in results:
+        poll = result.poll
+        if poll.feed_id in unfinished_feeds:
+            poll = FeedPoll(
+                poll.feed_id,
+                poll.url,
+                "incomplete",
+                "some links were not processed; will re-read",
+                poll.status_code,
+                poll.fetched_at,
+            )
+        polls.append(poll)
+    return polls
+
+
+def _summarize(
+    results: Sequence[FeedResult],
+    all_links: Sequence[str],
+    known: set[str],
+    batches: Sequence[Sequence[LinkJob]],
+    reports: Sequence[BatchReport | BaseException],
+) -> PassSummary:
+    summary = PassSummary(links_seen=len(set(all_links)), links_already_stored=len(known))
+    for result in results:
+        poll = result.poll
+        if poll.outcome == "ok":
+            summary.feeds_read += 1
+        elif poll.outcome == "not_modified":
+            summary.feeds_not_modified += 1
+        else:
+            summary.feeds_failed.append(Problem(url=poll.url, outcome=poll.outcome, reason=poll.reason))
+    for batch, report in zip(batches, reports, strict=True):
+        if isinstance(report, BaseException):
+            reason = f"batch failed: {type(report).__name__}: {report}"
+            summary.links_failed += [Problem(url=job.link, outcome="internal_error", reason=reason) for job in batch]
+            continue
+        summary.stored_ids += report.stored_ids
+        summary.stored_links += report.stored_links
+        summary.duplicates += len(report.duplicate_links)
+        summary.links_failed += [Problem(url=f.link, outcome=f.outcome, reason=f.reason) for f in report.failures]
+    return summary
+
+
+def _publish(summary: PassSummary) -> None:
+    """Publish the pass summary as Prefect artifacts (a table of problems, a markdown headline)."""
+    create_markdown_artifact(
+        markdown=f"## Monitoring pass\n\n{summary.headline()}\n",
+        key="monitor-summary",
+        description="What the last monitoring pass stored and skipped",
+    )
+    rows = summary.table() or [{"kind": "-", "url": "-", "outcome": "nothing new", "reason": summary.headline()}]
+    create_table_artifact(
+        table=rows, key="monitor-pass", description="Stories stored, feeds and links skipped, and why"
+    )

@@ -1,0 +1,225 @@
+"""The work of a pass as plain functions (no Prefect): poll a feed, turn a link into a story, store a batch.
+
+Tasks in `flows/tasks.py` are thin wrappers around these, so every rule here is testable without Prefect.
+Everything passed in is picklable (ids, URLs, frozen dataclasses), so a batch can run in another process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from extractors.articles import extract_article
+from extractors.feeds import parse_feed
+from extractors.models import FeedEntry, Watchlist
+from extractors.tagging import tag_article
+from extractors.urls import normalize_url
+from extractors.watchlist import load_watchlist
+from fetcher.http import FetchPolicy, FetchResult, fetch, is_html, make_client, read_local_file
+from fetcher.politeness import HostGate
+from presswatch.errors import ExtractionError, FeedError, FetchError
+from presswatch.settings import Settings
+from storage.db import make_engine
+from storage.models import utcnow
+from storage.writes import FeedPoll, LinkFailure, Story, store_batch
+
+T = TypeVar("T")
+
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+@dataclass(frozen=True)
+class PassConfig:
+    """What every task of a pass needs, in picklable form."""
+
+    database_url: str
+    watchlist_file: str
+    policy: FetchPolicy
+    trusted_hosts: frozenset[str] = frozenset()
+    per_host_delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class FeedJob:
+    """One feed to poll, with the validators from its last successful read."""
+
+    feed_id: int
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    """What polling a feed gave: the poll to record and the entries found."""
+
+    poll: FeedPoll
+    entries: list[FeedEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LinkJob:
+    """One entry link to turn into a story, with what its feed said about it."""
+
+    link: str
+    feed_id: int | None
+    feed_url: str | None = None
+    feed_published: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What one batch of links became: new story ids, duplicates, and failures with reasons."""
+
+    stored_ids: list[int] = field(default_factory=list)
+    stored_links: list[str] = field(default_factory=list)
+    duplicate_links: list[str] = field(default_factory=list)
+    failures: list[LinkFailure] = field(default_factory=list)
+
+
+def _local_path(url: str) -> Path:
+    return Path(unquote(urlsplit(url).path))
+
+
+def _is_local_link_of_feed(link: str, feed_url: str | None) -> bool:
+    """A file: link is read only when it sits in the folder of the user's own file: feed that lists it."""
+    if not feed_url or not link.startswith("file:") or not feed_url.startswith("file:"):
+        return False
+    folder = _local_path(feed_url).parent.resolve()
+    target = _local_path(link).resolve()
+    return target.is_relative_to(folder)
+
+
+def _read(client: httpx.Client, url: str, config: PassConfig, gate: HostGate | None, **kwargs: object) -> FetchResult:
+    if url.startswith("file:"):
+        return read_local_file(_local_path(url), config.policy)
+    return fetch(client, url, config.policy, trusted_hosts=config.trusted_hosts, gate=gate, **kwargs)  # type: ignore[arg-type]
+
+
+def poll_feed(client: httpx.Client, job: FeedJob, config: PassConfig, gate: HostGate | None = None) -> FeedResult:
+    """Read one feed (conditional GET) and parse its entries; failures become a recorded poll, never an exception."""
+    fetched_at = utcnow()
+
+    def poll(outcome: str, reason: str | None, status: int | None, **validators: str | None) -> FeedPoll:
+        return FeedPoll(job.feed_id, job.url, outcome, reason, status, fetched_at, **validators)
+
+    try:
+        result = _read(
+            client, job.url, config, gate, etag=job.etag, last_modified=job.last_modified, accept=FEED_ACCEPT
+        )
+    except FetchError as exc:
+        return FeedResult(poll(exc.outcome, exc.reason, exc.status))
+    if result.status == 304:
+        return FeedResult(poll("not_modified", "not modified since the last read (HTTP 304)", 304))
+    try:
+        parsed = parse_feed(result.body, result.final_url, content_type=result.content_type)
+    except FeedError as exc:
+        outcome = "not_feed" if "HTML" in str(exc) else "parse_error"
+        return FeedResult(poll(outcome, str(exc), result.status))
+    if parsed.warning and not parsed.entries:
+        # A damaged document that gave nothing usable is a broken feed, not an empty one.
+        return FeedResult(poll("parse_error", f"broken feed: {parsed.warning}", result.status))
+    reason = f"{len(parsed.entries)} entries" + (f"; warning: {parsed.warning}" if parsed.warning else "")
+    return FeedResult(
+        poll("ok", reason, result.status, etag=result.etag, last_modified=result.last_modified),
+        list(parsed.entries),
+    )
+
+
+def story_from_link(
+    client: httpx.Client, job: LinkJob, watchlist: Watchlist, config: PassConfig, gate: HostGate | None = None
+) -> Story | LinkFailure:
+    """Download, extract and tag one link; anything that goes wrong is a LinkFailure with a reason."""
+    link = normalize_url(job.link)
+    if link.startswith("file:") and not _is_local_link_of_feed(link, job.feed_url):
+        return LinkFailure(link, job.feed_id, "blocked", "refused: file: links are read only beside a local feed")
+    try:
+        result = _read(client, link, config, gate, accept=PAGE_ACCEPT)
+    except FetchError as exc:
+        return LinkFailure(link, job.feed_id, exc.outcome, exc.reason, exc.status)
+    if not result.body:
+        return LinkFailure(link, job.feed_id, "empty", "the server sent an empty page", result.status)
+    if not is_html(result):
+        kind = result.content_type or "unknown type"
+        return LinkFailure(link, job.feed_id, "not_html", f"not an HTML page ({kind})", result.status)
+    try:
+        article = extract_article(result.body, normalize_url(result.final_url), content_type=result.content_type)
+    except ExtractionError as exc:
+        return LinkFailure(link, job.feed_id, "extraction_error", str(exc), result.status)
+    if article.published is None and job.feed_published is not None:
+        article = replace(article, published=job.feed_published)
+    tags = tag_article(article.title, article.text, watchlist)
+    return Story(link, article, tags, job.feed_id, utcnow())
+
+
+def process_links(jobs: Sequence[LinkJob], config: PassConfig) -> BatchReport:
+    """Turn a batch of links into stories and store them (one transaction), returning what happened."""
+    watchlist = load_watchlist(config.watchlist_file)
+    gate = HostGate(max_per_host=2, min_delay=config.per_host_delay)
+    stories: list[Story] = []
+    failures: list[LinkFailure] = []
+    with make_client(config.policy) as client:
+        for job in jobs:
+            outcome = story_from_link(client, job, watchlist, config, gate)
+            (stories if isinstance(outcome, Story) else failures).append(outcome)  # type: ignore[arg-type]
+    engine = make_engine(config.database_url)
+    try:
+        stored = store_batch(engine, stories, failures)
+    finally:
+        engine.dispose()
+    return BatchReport(
+        stored_ids=[item.article_id for item in stored if item.created],
+        stored_links=[item.link for item in stored if item.created],
+        duplicate_links=[item.link for item in stored if not item.created],
+        failures=failures,
+    )
+
+
+def poll_feeds(jobs: Sequence[FeedJob], config: PassConfig) -> list[FeedResult]:
+    """Poll a batch of feeds one after another, politely."""
+    gate = HostGate(max_per_host=2, min_delay=config.per_host_delay)
+    with make_client(config.policy) as client:
+        return [poll_feed(client, job, config, gate) for job in jobs]
+
+
+def chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    """Split items into lists of at most `size`."""
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
+
+
+def new_link_jobs(results: Sequence[FeedResult], feed_urls: dict[int, str], known: set[str]) -> list[LinkJob]:
+    """One job per entry link not yet stored, first feed wins when several feeds list the same link."""
+    jobs: dict[str, LinkJob] = {}
+    for result in results:
+        for entry in result.entries:
+            if entry.link in known or entry.link in jobs:
+                continue
+            feed_id = result.poll.feed_id
+            jobs[entry.link] = LinkJob(entry.link, feed_id, feed_urls.get(feed_id), entry.published)
+    return list(jobs.values())
+
+
+def pass_config(settings: Settings) -> PassConfig:
+    """The picklable configuration every task of a pass receives."""
+    policy = FetchPolicy(
+        user_agent=settings.user_agent,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        total_timeout=settings.total_timeout,
+        max_bytes=settings.max_bytes,
+        max_redirects=settings.max_redirects,
+        allowed_networks=settings.allowed_network_list(),
+    )
+    return PassConfig(
+        database_url=settings.database_url.get_secret_value(),
+        watchlist_file=str(settings.watchlist_file),
+        policy=policy,
+        per_host_delay=settings.per_host_delay,
+    )

@@ -1,0 +1,34 @@
+"""Prefect tasks: coarse, thin wrappers around `flows.steps` (a batch of feeds or links per task run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from prefect import task
+
+from flows.steps import BatchReport, FeedJob, FeedResult, LinkJob, PassConfig, poll_feeds, process_links
+from presswatch.errors import StorageError
+
+
+def retry_on_transient(_task: Any, _task_run: Any, state: Any) -> bool:
+    """Retry a task only when it failed for a reason that may pass: a database or network hiccup."""
+    try:
+        state.result()
+    except (StorageError, httpx.TransportError):
+        return True
+    except Exception:  # noqa: BLE001 - any other failure is a bug or bad data: retrying would repeat it
+        return False
+    return False
+
+
+@task(name="poll-feeds", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_on_transient)
+def poll_feeds_task(jobs: list[FeedJob], config: PassConfig) -> list[FeedResult]:
+    """Poll a batch of feeds."""
+    return poll_feeds(jobs, config)
+
+
+@task(name="process-links", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_on_transient)
+def process_links_task(jobs: list[LinkJob], config: PassConfig) -> BatchReport:
+    """Download, extract, tag and store a batch of links."""
+    return process_links(jobs, config)

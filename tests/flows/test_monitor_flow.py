@@ -1,0 +1,185 @@
+"""The monitor-feeds flow, end to end over loopback: feed -> page -> clean text -> tags -> rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from pytest_httpserver import HTTPServer
+from sqlalchemy import Engine, select, text
+
+from flows.monitor import monitor_feeds
+from storage.db import make_engine
+from storage.models import Article, Feed, FetchEvent
+
+FIXTURE = Path(__file__).resolve().parents[2] / "seeds" / "fixture"
+
+EXPECTED = json.loads((FIXTURE / "jack-ma-comeback.expected.json").read_text(encoding="utf-8"))
+BOILERPLATE = [
+    "VCG/Visual China Group",
+    "Official Partner",
+    "Keep Up to Date with the Most Important News",
+    "By pressing the Subscribe button",
+    "Privacy Policy",
+    "cookies",
+    "All rights reserved",
+]
+SEED_COMPANIES = {"alibaba", "jd", "pdd", "tencent", "huawei", "amazon", "microsoft"}
+
+
+def run_pass(feeds_file: Path, database_url: str, workers: int = 1):  # type: ignore[no-untyped-def]
+    return monitor_feeds(feeds_file=str(feeds_file), database_url=SecretStr(database_url), workers=workers)
+
+
+def events(engine: Engine) -> list[tuple[str, str, str | None]]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(FetchEvent.url, FetchEvent.outcome, FetchEvent.reason).order_by(FetchEvent.id))
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def test_seed_pass_stores_clean_text_metadata_and_tags(
+    seed_site: HTTPServer, feeds_file: Callable[..., Path], sqlite_url: str
+) -> None:
+    feeds = feeds_file(seed_site.url_for("/feed.xml"))
+    summary = run_pass(feeds, sqlite_url)
+    assert summary.stories_stored == 1
+    engine = make_engine(sqlite_url)
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(
+                Article.canonical_url,
+                Article.title,
+                Article.author,
+                Article.sitename,
+                Article.text,
+                Article.published_at,
+                Article.feed_id,
+                Article.url,
+            )
+        ).one()
+        coverage = connection.execute(text("SELECT entity_id, mentions, in_title FROM coverage")).all()
+    assert row.canonical_url == EXPECTED["canonical_url"]
+    assert row.title == EXPECTED["title"]
+    assert row.author == EXPECTED["author"]
+    assert row.sitename == "Pacific Wire"
+    assert row.published_at.isoformat().replace("+00:00", "Z") == EXPECTED["published"]
+    assert row.url == seed_site.url_for("/jack-ma-comeback.html")
+    assert row.feed_id is not None
+    for paragraph in EXPECTED["paragraphs"]:
+        assert paragraph in row.text
+    for junk in BOILERPLATE:
+        assert junk not in row.text
+    tagged = {entity_id: (mentions, bool(in_title)) for entity_id, mentions, in_title in coverage}
+    assert SEED_COMPANIES | {"jack-ma"} <= set(tagged)
+    assert tagged["alibaba"][1] is True  # "Reviving Alibaba" is in the headline
+    assert tagged["alibaba"][0] >= 20
+    engine.dispose()
+
+
+def test_second_pass_stores_nothing_new_and_uses_a_conditional_get(
+    seed_site: HTTPServer, feeds_file: Callable[..., Path], sqlite_url: str
+) -> None:
+    feeds = feeds_file(seed_site.url_for("/feed.xml"))
+    run_pass(feeds, sqlite_url)
+    second = run_pass(feeds, sqlite_url)
+    assert second.stories_stored == 0
+    assert "No new stories" in second.headline()
+    feed_requests = [request for request, _ in seed_site.log if request.path == "/feed.xml"]
+    assert feed_requests[-1].headers.get("If-None-Match") == '"seed-v1"'
+    engine = make_engine(sqlite_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM articles")).scalar_one() == 1
+        assert connection.execute(select(Feed.etag)).scalar_one() == '"seed-v1"'
+    page_requests = [request for request, _ in seed_site.log if request.path == "/jack-ma-comeback.html"]
+    assert len(page_requests) == 1  # the known link was not downloaded again
+    engine.dispose()
+
+
+def test_two_feed_links_to_one_page_make_one_story(
+    seed_site: HTTPServer, feeds_file: Callable[..., Path], sqlite_url: str
+) -> None:
+    page = (FIXTURE / "jack-ma-comeback.html").read_bytes()
+    seed_site.expect_request("/amp/jack-ma.html").respond_with_data(page, content_type="text/html")
+    seed_site.expect_request("/other.xml").respond_with_data(
+        rss(seed_site.url_for("/amp/jack-ma.html")), content_type="application/rss+xml"
+    )
+    feeds = feeds_file(seed_site.url_for("/feed.xml"), seed_site.url_for("/other.xml"))
+    summary = run_pass(feeds, sqlite_url)
+    assert summary.stories_stored == 1
+    assert summary.duplicates == 1
+    engine = make_engine(sqlite_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM articles")).scalar_one() == 1
+        assert connection.execute(text("SELECT count(*) FROM article_links")).scalar_one() == 3
+    engine.dispose()
+
+
+def rss(*links: str) -> str:
+    """A minimal RSS 2.0 feed with one item per link."""
+    items = "".join(f"<item><title>Item {n}</title><link>{link}</link></item>" for n, link in enumerate(links))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'
+
+
+def test_broken_feed_404_and_pdf_are_recorded_while_the_seed_story_is_stored(
+    seed_site: HTTPServer, feeds_file: Callable[..., Path], sqlite_url: str
+) -> None:
+    seed_site.expect_request("/broken.xml").respond_with_data("<rss><channel><item>", content_type="application/xml")
+    seed_site.expect_request("/gone.html").respond_with_data("gone", status=404)
+    seed_site.expect_request("/report.pdf").respond_with_data(b"%PDF-1.7\n...", content_type="application/pdf")
+    seed_site.expect_request("/links.xml").respond_with_data(
+        rss(seed_site.url_for("/gone.html"), seed_site.url_for("/report.pdf")), content_type="application/rss+xml"
+    )
+    feeds = feeds_file(
+        seed_site.url_for("/feed.xml"), seed_site.url_for("/broken.xml"), seed_site.url_for("/links.xml")
+    )
+    summary = run_pass(feeds, sqlite_url)
+    assert summary.stories_stored == 1
+    engine = make_engine(sqlite_url)
+    recorded = {url: (outcome, reason) for url, outcome, reason in events(engine)}
+    assert recorded[seed_site.url_for("/gone.html")][0] == "http_error"
+    assert "404" in (recorded[seed_site.url_for("/gone.html")][1] or "")
+    assert recorded[seed_site.url_for("/report.pdf")][0] == "not_html"
+    assert "application/pdf" in (recorded[seed_site.url_for("/report.pdf")][1] or "")
+    assert recorded[seed_site.url_for("/broken.xml")][0] in {"parse_error", "not_feed"}
+    assert recorded[seed_site.url_for("/broken.xml")][1]
+    assert {p.outcome for p in summary.links_failed} == {"http_error", "not_html"}
+    engine.dispose()
+
+
+def test_unreachable_feed_is_recorded_and_the_pass_goes_on(
+    seed_site: HTTPServer, feeds_file: Callable[..., Path], sqlite_url: str
+) -> None:
+    feeds = feeds_file("http://127.0.0.1:9/feed.xml", seed_site.url_for("/feed.xml"))
+    summary = run_pass(feeds, sqlite_url)
+    assert summary.stories_stored == 1
+    [failed] = summary.feeds_failed
+    assert failed.url == "http://127.0.0.1:9/feed.xml"
+    assert failed.outcome == "connection_error"
+
+
+def test_local_seed_feed_from_the_default_list_is_read_without_network(sqlite_url: str) -> None:
+    default_feeds = Path(__file__).resolve().parents[2] / "seeds" / "feeds.yaml"
+    summary = run_pass(default_feeds, sqlite_url)
+    assert summary.stories_stored == 1
+    engine = make_engine(sqlite_url)
+    with engine.connect() as connection:
+        assert connection.execute(select(Article.canonical_url)).scalar_one() == EXPECTED["canonical_url"]
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_seed_pass_on_postgresql_is_idempotent(
+    seed_site: HTTPServer, feeds_file: Callable[..., Path], postgres_url: str
+) -> None:
+    feeds = feeds_file(seed_site.url_for("/feed.xml"))
+    assert run_pass(feeds, postgres_url).stories_stored == 1
+    assert run_pass(feeds, postgres_url).stories_stored == 0
+    engine = make_engine(postgres_url)
+    with engine.connect() as connection:
+        companies = set(connection.scalars(text("SELECT entity_id FROM coverage WHERE entity_kind = 'company'")))
+        assert connection.execute(text("SELECT count(*) FROM articles")).scalar_one() == 1
+    assert SEED_COMPANIES <= companies
+    engine.dispose()
