@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.table import Table
 from typer.exceptions import TyperException
 
 from presswatch.errors import PresswatchError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(
     name="presswatch",
@@ -125,6 +128,100 @@ def extract(
             console.print(record["text"])
     if failed:
         raise typer.Exit(1)
+
+
+FormatOption = Annotated[str, typer.Option("--format", help="table, csv, json or markdown.")]
+TzOption = Annotated[str, typer.Option("--tz", help="Time zone for display (IANA name); storage is UTC.")]
+
+
+def _engine(database_url: str | None) -> Engine:
+    """The configured database, migrated to the newest schema (a no-op when it already is)."""
+    from presswatch.settings import load_settings
+    from storage.db import make_engine, upgrade
+
+    engine = make_engine(load_settings(database_url=database_url).database_url.get_secret_value())
+    upgrade(engine)
+    return engine
+
+
+def _check_format(fmt: str) -> None:
+    from flows.output import FORMATS
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", OR, -excluded words.', show_default=False)],
+    entity: Annotated[str | None, typer.Option(help="Only stories tagged with this entity id (or its brands).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only stories since: 7d, 24h, 2w or 2026-11-01.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    fmt: FormatOption = "table",
+    tz: TzOption = "UTC",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Full-text search over stored stories.
+
+    Example: presswatch search "cloud price war" --entity alibaba --since 2026-11-01
+    """
+    from flows.output import in_zone, parse_since, parse_zone, render_rows
+    from storage.search import search_stories
+
+    _check_format(fmt)
+    zone = parse_zone(tz)
+    engine = _engine(database_url)
+    hits = search_stories(engine, query, entity=entity, since=parse_since(since) if since else None, limit=limit)
+    columns = ["title", "outlet", "published", "url", "snippet"]
+    rows = [(h.title, h.sitename, in_zone(h.published_at, zone), h.url, h.snippet) for h in hits]
+    print(render_rows(columns, rows, fmt, f"{len(hits)} stories match {query!r}"), end="")
+    engine.dispose()
+
+
+@app.command()
+def report(
+    since: Annotated[str, typer.Option(help="Window start: 7d, 24h, 2w or 2026-11-01.")] = "7d",
+    entity: Annotated[list[str] | None, typer.Option(help="Entity id to report on (repeatable).")] = None,
+    fmt: FormatOption = "table",
+    tz: TzOption = "UTC",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Share of voice, top stories per entity, and spikes.
+
+    Example: presswatch report --since 30d --entity alibaba --entity jd --format markdown
+    """
+    from datetime import UTC, datetime
+
+    from flows.output import parse_since, parse_zone, render_report
+    from storage.reports import build_report
+
+    _check_format(fmt)
+    zone = parse_zone(tz)
+    engine = _engine(database_url)
+    result = build_report(engine, parse_since(since), datetime.now(UTC), list(entity) if entity else None)
+    print(render_report(result, fmt, zone), end="")
+    engine.dispose()
+
+
+@app.command()
+def sql(
+    statement: Annotated[str, typer.Argument(help="One SQL query; writes are refused.", show_default=False)],
+    fmt: FormatOption = "table",
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many rows.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Run a read-only SQL query and print the result.
+
+    Example: presswatch sql "SELECT entity_id, SUM(stories) FROM coverage_daily GROUP BY entity_id" --format csv
+    """
+    from flows.output import render_rows
+    from storage.reports import run_read_only
+
+    _check_format(fmt)
+    engine = _engine(database_url)
+    columns, rows = run_read_only(engine, statement, limit)
+    print(render_rows(columns, rows, fmt), end="")
+    engine.dispose()
 
 
 @db_app.command("upgrade")

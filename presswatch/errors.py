@@ -23,6 +23,10 @@ class StorageError(PresswatchError):
     """The database refused or lost a write or a read."""
 
 
+class SearchError(PresswatchError):
+    """A search query or report filter that cannot be run as given."""
+
+
 class FetchError(PresswatchError):
     """A URL could not be fetched; `outcome` is a fixed code, the message a human reason."""
 

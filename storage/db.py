@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,15 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         with engine.begin() as connection:
             yield connection
     except OperationalError as exc:
-        raise StorageError(f"write failed on {describe_db_error(exc, engine.url)}") from None
+        raise StorageError(f"database error on {describe_db_error(exc, engine.url)}") from None
+
+
+def bind_time(engine: Engine, value: datetime | None) -> object:
+    """A UTC timestamp in the form this backend compares with stored ones (SQLite: naive ISO text)."""
+    if value is None:
+        return None
+    utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return utc.replace(tzinfo=None).isoformat(sep=" ") if engine.dialect.name == "sqlite" else utc
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -51,6 +51,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
+# Schema objects that migrations create but no model describes (full-text search), so that
+# autogenerate neither drops them nor reports them as differences.
+UNMODELLED_TABLE_PREFIXES = ("articles_fts",)
+UNMODELLED_INDEXES = ("ix_articles_search",)
+
+
+def include_in_autogenerate(name: str | None, type_: str, _parent_names: object) -> bool:
+    """Alembic `include_name` hook: skip the search objects that only migrations manage."""
+    if type_ == "table" and name and name.startswith(UNMODELLED_TABLE_PREFIXES):
+        return False
+    return not (type_ == "index" and name in UNMODELLED_INDEXES)
+
+
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
