@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(default=25, ge=1, le=1000, description="Links handled by one task run.")
     workers: int = Field(default=2, ge=1, le=64, description="Processes that extract and tag in parallel.")
+    webhook_url: SecretStr | None = Field(
+        default=None, description="Where spike alerts are posted as JSON (masked in every output)."
+    )
     per_host_delay: float = Field(default=0.0, ge=0, description="Minimum seconds between two requests to one host.")
 
     def allowed_network_list(self) -> tuple[str, ...]:

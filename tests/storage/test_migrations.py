@@ -56,3 +56,41 @@ def test_downgrade_to_base_removes_everything_and_upgrade_is_repeatable(database
     upgrade(engine)
     assert PUBLIC_TABLES <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_every_migration_upgrades_and_downgrades_a_database_holding_data(database_url: str) -> None:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from storage.db import alembic_config
+
+    engine = make_engine(database_url)
+    revisions = [
+        script.revision
+        for script in reversed(list(ScriptDirectory.from_config(alembic_config(engine)).walk_revisions()))
+    ]
+    upgrade(engine, revisions[0])
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO entities (id, name, kind) VALUES ('alibaba', 'Alibaba', 'company')"))
+        connection.execute(
+            text(
+                "INSERT INTO articles (id, url, canonical_url, title, fetched_at, text, word_count, extractor) "
+                "VALUES (1, 'https://n.example/a', 'https://n.example/a', 'Alibaba cloud', :at, "
+                "'Alibaba cuts cloud prices', 4, 'test')"
+            ),
+            {"at": "2026-11-02 09:00:00"},
+        )
+        connection.execute(text("INSERT INTO mentions VALUES (1, 'alibaba', 2, true)"))
+    for revision in revisions[1:]:
+        upgrade(engine, revision)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT entity_id, mentions FROM coverage")).all() == [("alibaba", 2)]
+    for revision in reversed(revisions[:-1]):
+        downgrade(engine, revision)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM mentions")).scalar_one() == 1
+    upgrade(engine)
+    from storage.search import search_stories
+
+    assert [hit.article_id for hit in search_stories(engine, "cloud prices")] == [1]
+    engine.dispose()
