@@ -224,6 +224,35 @@ def sql(
     engine.dispose()
 
 
+@app.command()
+def serve(
+    limit: Annotated[int | None, typer.Option(min=1, max=64, help="Flow runs executed at once.")] = None,
+    interval: Annotated[int | None, typer.Option(min=10, max=86400, help="Seconds between monitoring runs.")] = None,
+) -> None:
+    """Serve every deployment against the Prefect server in PREFECT_API_URL (Ctrl-C stops).
+
+    Example: PREFECT_API_URL=http://127.0.0.1:4200/api presswatch serve --limit 4
+    """
+    from flows.deployments import serve_deployments
+    from presswatch.settings import load_settings
+
+    serve_deployments(load_settings(serve_limit=limit, monitor_interval_seconds=interval))
+
+
+@app.command()
+def up(
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port of the Prefect UI/API.")] = 4200,
+    data_dir: Annotated[Path, typer.Option(help="Where the Prefect server keeps its state.")] = Path("data"),
+) -> None:
+    """Start a local Prefect server and serve every deployment; Ctrl-C or SIGTERM stops both, in order.
+
+    Example: presswatch up --port 4200
+    """
+    from flows.deployments import run_local_stack
+
+    raise typer.Exit(run_local_stack(data_dir, port, {}))
+
+
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseOption = None) -> None:
     """Create or migrate the schema to the newest revision.

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     webhook_url: SecretStr | None = Field(
         default=None, description="Where spike alerts are posted as JSON (masked in every output)."
     )
+    monitor_interval_seconds: int = Field(
+        default=900, ge=10, le=86400, description="Seconds between runs of the monitor-feeds deployment."
+    )
+    alerts_cron: str = Field(default="0 7 * * *", description="When the spike-alerts deployment runs (cron, UTC).")
+    serve_limit: int = Field(default=4, ge=1, le=64, description="Flow runs `presswatch serve` executes at once.")
     per_host_delay: float = Field(default=0.0, ge=0, description="Minimum seconds between two requests to one host.")
 
     def allowed_network_list(self) -> tuple[str, ...]:

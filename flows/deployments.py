@@ -1,0 +1,149 @@
+"""Every presswatch flow as a Prefect deployment, and `presswatch serve` / `presswatch up` around them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+from presswatch.errors import ConfigError
+from presswatch.settings import Settings
+
+DEPLOYMENT_NAMES = ("monitor-feeds", "ingest-urls", "backfill-feed", "spike-alerts")
+
+
+def build_deployments(settings: Settings) -> list[Any]:
+    """The deployments `presswatch serve` offers; prefect.yaml declares the same ones for work pools."""
+    from flows.alerts import spike_alerts
+    from flows.ingest import backfill_feed, ingest_urls
+    from flows.monitor import monitor_feeds
+
+    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+    return [
+        monitor_feeds.to_deployment(
+            "monitor-feeds",
+            interval=timedelta(seconds=settings.monitor_interval_seconds),
+            concurrency_limit=one_at_a_time,
+            description="Read every feed in the feeds file and store new stories (scheduled).",
+            tags=["presswatch"],
+        ),
+        ingest_urls.to_deployment(
+            "ingest-urls", description="Store and tag article URLs typed into the form.", tags=["presswatch"]
+        ),
+        backfill_feed.to_deployment(
+            "backfill-feed", description="Store every entry currently in one feed.", tags=["presswatch"]
+        ),
+        spike_alerts.to_deployment(
+            "spike-alerts",
+            cron=settings.alerts_cron,
+            concurrency_limit=one_at_a_time,
+            description="Find coverage spikes against the 14-day baseline and post them (daily).",
+            tags=["presswatch"],
+        ),
+    ]
+
+
+def serve_deployments(settings: Settings) -> None:
+    """Serve every deployment against the configured Prefect server until SIGINT/SIGTERM."""
+    from prefect import serve
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        raise ConfigError("presswatch serve needs a Prefect server: set PREFECT_API_URL, or run `presswatch up`")
+    serve(*build_deployments(settings), limit=settings.serve_limit, pause_on_shutdown=False)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_healthy(api_url: str, process: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+    """Wait until the Prefect server answers /health, or fail with one line."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ConfigError(f"the Prefect server exited with status {process.returncode} before it was ready")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise ConfigError(f"the Prefect server at {api_url} was not ready within {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
+    """SIGTERM a child (background children ignore SIGINT), then SIGKILL if it will not go."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def run_local_stack(data_dir: Path, port: int | None, settings_env: dict[str, str]) -> int:
+    """`presswatch up`: a local Prefect server (state under data_dir) plus `presswatch serve`, stopped in order."""
+    port = port or free_port()
+    home = (data_dir / "prefect").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        **settings_env,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    env.pop("PREFECT_API_URL", None)
+    server = serve_process = None
+    stopping = False
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        wait_healthy(api_url, server)
+        print(f"Prefect UI: http://127.0.0.1:{port}/  (API {api_url}); Ctrl-C stops everything", flush=True)
+        serve_process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "flows.cli", "serve"],
+            env={**env, "PREFECT_API_URL": api_url},
+            stdin=subprocess.DEVNULL,
+        )
+        while not stopping:
+            if serve_process.poll() is not None:
+                print(f"presswatch serve exited with status {serve_process.returncode}", file=sys.stderr)
+                return serve_process.returncode or 1
+            if server.poll() is not None:
+                print(f"the Prefect server exited with status {server.returncode}", file=sys.stderr)
+                return server.returncode or 1
+            time.sleep(0.3)
+        return 0
+    finally:
+        # serve first: a serve whose server is gone hangs.
+        stop(serve_process)
+        stop(server)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
