@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,33 +15,12 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import text
 from werkzeug import Request, Response
 
-from flows.deployments import free_port, stop, wait_healthy
+from flows.deployments import stop
 from storage.db import make_engine
 
 FIXTURE = Path(__file__).resolve().parents[2] / "seeds" / "fixture"
 PAGE = (FIXTURE / "jack-ma-comeback.html").read_bytes()
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Prefect server on a free loopback port with its own PREFECT_HOME."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
-    env.pop("PREFECT_API_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    try:
-        wait_healthy(api, server)
-        yield api
-    finally:
-        stop(server)
 
 
 def api_call(api: str, method: str, path: str, body: Any = None) -> Any:
