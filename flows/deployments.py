@@ -111,6 +111,7 @@ def run_local_stack(data_dir: Path, port: int | None, settings_env: dict[str, st
         "DO_NOT_TRACK": "1",
     }
     env.pop("PREFECT_API_URL", None)
+    env["PREFECT_UI_API_URL"] = api_url  # the UI assumes port 4200 otherwise
     server = serve_process = None
     stopping = False
 
