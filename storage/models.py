@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    Float,
+    LargeBinary,
     DateTime,
     ForeignKey,
     Index,
@@ -88,6 +91,16 @@ class Feed(Base):
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Polling state (fetcher/schedule.py): a body hash for servers that answer 200 with the same feed,
+    # the adaptive interval, weighted failures and suspension.
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    ttl_minutes: Mapped[int | None] = mapped_column(Integer)
+    poll_interval_seconds: Mapped[int] = mapped_column(Integer, default=900, server_default="900")
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    failure_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    suspended_reason: Mapped[str | None] = mapped_column(Text)
+    last_new_story_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Article(Base):
@@ -109,6 +122,16 @@ class Article(Base):
     word_count: Mapped[int] = mapped_column(Integer, default=0)
     extractor: Mapped[str] = mapped_column(String(64))
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"), index=True)
+    date_source: Mapped[str | None] = mapped_column(String(16))
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    extractor_version: Mapped[str | None] = mapped_column(String(128))
+    # The page as downloaded, zlib-compressed, so `presswatch reextract` needs no network.
+    raw_page: Mapped[bytes | None] = mapped_column(LargeBinary)
+    raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    raw_content_type: Mapped[str | None] = mapped_column(String(128))
+    simhash: Mapped[int | None] = mapped_column(BigInteger)  # signed form of the 64-bit text fingerprint
+    cluster_id: Mapped[int | None] = mapped_column(Integer, index=True)  # id of the cluster's original
+    is_original: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
 class ArticleLink(Base):
@@ -140,6 +163,10 @@ class Mention(Base):
     entity_id: Mapped[str] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True, index=True)
     count: Mapped[int] = mapped_column(Integer)
     in_title: Mapped[bool] = mapped_column(Boolean, default=False)
+    in_lead: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    first_position: Mapped[int | None] = mapped_column(Integer)
+    salience: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    primary: Mapped[bool] = mapped_column("primary", Boolean, default=False, server_default="0")
 
 
 class FetchEvent(Base):
@@ -156,3 +183,58 @@ class FetchEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     status_code: Mapped[int | None] = mapped_column(Integer)
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+
+
+class Alias(Base):
+    """Every spelling of a watched entity: name, alias, short form, ticker, native-script name."""
+
+    __tablename__ = "aliases"
+
+    entity_id: Mapped[str] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class Topic(Base):
+    """A topic from seeds/topics.yaml."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+
+
+class ArticleTopic(Base):
+    """A topic a story is about, with its keyword score."""
+
+    __tablename__ = "article_topics"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    topic_id: Mapped[str] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    score: Mapped[float] = mapped_column(Float)
+    hits: Mapped[int] = mapped_column(Integer)
+
+
+class QuoteRow(Base):
+    """A quoted statement in a story and its speaker (entity_id when the speaker is watched)."""
+
+    __tablename__ = "quotes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    speaker: Mapped[str] = mapped_column(Text)
+    entity_id: Mapped[str | None] = mapped_column(ForeignKey("entities.id", ondelete="SET NULL"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class DiscoveredNameRow(Base):
+    """An organisation or person a statistical NER model found in a story that is not on the watchlist."""
+
+    __tablename__ = "discovered_names"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    label: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)

@@ -9,7 +9,19 @@ from sqlalchemy import inspect
 from storage.db import downgrade, make_engine, upgrade
 from storage.models import Base, include_in_autogenerate
 
-PUBLIC_TABLES = {"articles", "article_links", "entities", "mentions", "feeds", "fetch_events"}
+PUBLIC_TABLES = {
+    "articles",
+    "article_links",
+    "entities",
+    "mentions",
+    "feeds",
+    "fetch_events",
+    "aliases",
+    "topics",
+    "article_topics",
+    "quotes",
+    "discovered_names",
+}
 
 
 def test_upgrade_creates_the_public_tables_and_the_coverage_view(database_url: str) -> None:
@@ -30,6 +42,10 @@ def test_upgrade_creates_the_public_tables_and_the_coverage_view(database_url: s
         "entity_kind",
         "mentions",
         "in_title",
+        "salience",
+        "primary",
+        "cluster_id",
+        "is_original",
     }
     engine.dispose()
 
