@@ -2,7 +2,7 @@
 
 Every problem is reported as one `ConfigError` line naming the file, the entry and the key, so a
 user can fix the YAML without reading a traceback. Unknown keys are errors: a typo such as
-`alias:` for `aliases:` must not silently tag nothing.
+`alias:` for `aliases:` must not silently tag nothing. The format is described in docs/tagging.md.
 """
 
 from __future__ import annotations
@@ -15,17 +15,20 @@ from typing import Any
 
 import yaml
 
-from extractors.models import WatchedEntity, Watchlist
+from extractors.models import Exclusion, Spelling, WatchedEntity, Watchlist
 from presswatch.errors import ConfigError
 
 KINDS = ("company", "brand", "person")
 
-# Adding a key (tickers, native-script names, exclusions) means adding it here, to
-# WatchedEntity and to _parse_entity; anything else is rejected.
-ENTRY_KEYS = ("id", "name", "kind", "parent", "aliases", "after_full_name")
+# Adding a key means adding it here, to WatchedEntity and to _parse_entity; anything else is rejected.
+ENTRY_KEYS = ("id", "name", "kind", "parent", "aliases", "after_full_name", "tickers", "native_names", "exclusions")
 TOP_LEVEL_KEYS = ("entities",)
+EXCLUSION_KEYS = ("preceded_by", "followed_by", "spellings")
 
 _ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# A US-style symbol (BABA, optionally with a venue suffix: BABA.N) or an exchange number with its
+# market suffix (9988.HK, 0700.HK, 600519.SS).
+_TICKER_RE = re.compile(r"[A-Z][A-Z0-9]{0,5}(?:\.[A-Z]{1,2})?|[0-9]{1,6}\.[A-Z]{2}")
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -121,6 +124,11 @@ def _parse_entity(path: Path, index: int, raw: Any) -> WatchedEntity:
 
     aliases = _string_list(where, "aliases", raw.get("aliases"))
     after_full_name = _string_list(where, "after_full_name", raw.get("after_full_name"))
+    tickers = _tickers(where, raw.get("tickers"))
+    native_names = _string_list(where, "native_names", raw.get("native_names"))
+    ascii_native = [native for native in native_names if native.isascii()]
+    if ascii_native:
+        raise ConfigError(f"{where}: native name {ascii_native[0]!r} is plain ASCII; list it under 'aliases'")
     name = raw.get("name")
     if name is None or (isinstance(name, str) and not name.strip()):
         if not aliases:
@@ -141,6 +149,8 @@ def _parse_entity(path: Path, index: int, raw: Any) -> WatchedEntity:
     both = [alias for alias in after_full_name if alias in all_aliases]
     if both:
         raise ConfigError(f"{where}: {both[0]!r} is both a full alias and an after_full_name alias; keep one")
+    spellings = {*all_aliases, *after_full_name, *native_names}
+    exclusions = _exclusions(where, raw.get("exclusions"), spellings)
     return WatchedEntity(
         id=entity_id,
         name=name,
@@ -148,7 +158,51 @@ def _parse_entity(path: Path, index: int, raw: Any) -> WatchedEntity:
         parent=parent,
         aliases=all_aliases,
         after_full_name=tuple(dict.fromkeys(after_full_name)),
+        tickers=tuple(dict.fromkeys(tickers)),
+        native_names=tuple(dict.fromkeys(native_names)),
+        exclusions=exclusions,
     )
+
+
+def _tickers(where: str, value: Any) -> list[str]:
+    """Ticker symbols as written in the file, checked against the symbol shapes the tagger knows."""
+    tickers = _string_list(where, "tickers", value)
+    for ticker in tickers:
+        if not _TICKER_RE.fullmatch(ticker):
+            raise ConfigError(
+                f"{where}: ticker {ticker!r} is not a symbol like 'BABA', 'BABA.N' or '9988.HK' (capitals, digits)"
+            )
+    return tickers
+
+
+def _exclusions(where: str, value: Any, spellings: set[str]) -> tuple[Exclusion, ...]:
+    """Exclusion rules: mappings of preceded_by / followed_by word lists, optionally limited to some spellings."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: 'exclusions' must be a list of rules, got {_type_name(value)}")
+    rules = []
+    for index, raw in enumerate(value):
+        rule_where = f"{where}: exclusions[{index}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{rule_where}: expected a mapping with preceded_by and/or followed_by")
+        unknown = [key for key in raw if key not in EXCLUSION_KEYS]
+        if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), EXCLUSION_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{rule_where}: unknown key {unknown[0]!r} ({hint}allowed: {', '.join(EXCLUSION_KEYS)})")
+        preceded_by = _string_list(rule_where, "preceded_by", raw.get("preceded_by"))
+        followed_by = _string_list(rule_where, "followed_by", raw.get("followed_by"))
+        if not preceded_by and not followed_by:
+            raise ConfigError(f"{rule_where}: needs 'preceded_by' or 'followed_by' (or both)")
+        limited_to = _string_list(rule_where, "spellings", raw.get("spellings"))
+        strangers = [spelling for spelling in limited_to if spelling not in spellings]
+        if strangers:
+            raise ConfigError(f"{rule_where}: {strangers[0]!r} is not a name, alias or native name of this entity")
+        rules.append(
+            Exclusion(preceded_by=tuple(preceded_by), followed_by=tuple(followed_by), spellings=tuple(limited_to))
+        )
+    return tuple(rules)
 
 
 def _string_list(where: str, key: str, value: Any) -> list[str]:
@@ -193,10 +247,16 @@ def _check_alias_clashes(path: Path, entities: list[WatchedEntity]) -> None:
     """
     full_owner: dict[str, str] = {}
     for entity in entities:
-        for alias in entity.aliases:
+        for alias in (*entity.aliases, *entity.native_names):
             owner = full_owner.setdefault(alias, entity.id)
             if owner != entity.id:
                 raise ConfigError(f"{path}: alias {alias!r} is given to both {owner!r} and {entity.id!r}")
+    ticker_owner: dict[str, str] = {}
+    for entity in entities:
+        for ticker in entity.tickers:
+            owner = ticker_owner.setdefault(_ticker_key(ticker), entity.id)
+            if owner != entity.id:
+                raise ConfigError(f"{path}: ticker {ticker!r} is given to both {owner!r} and {entity.id!r}")
     for entity in entities:
         for alias in entity.after_full_name:
             full_alias_of = full_owner.get(alias)
@@ -205,6 +265,23 @@ def _check_alias_clashes(path: Path, entities: list[WatchedEntity]) -> None:
                     f"{path}: {alias!r} is an after_full_name alias of {entity.id!r} "
                     f"but a full alias of {full_alias_of!r}"
                 )
+
+
+def _ticker_key(ticker: str) -> str:
+    """A ticker without leading zeros, so that '0700.HK' and '700.HK' are seen as the same symbol."""
+    return ticker.lstrip("0") or ticker
+
+
+def spellings(watchlist: Watchlist) -> list[Spelling]:
+    """Every way each entity is written (name, alias, short, ticker, native), in file order, for the aliases table."""
+    rows: list[Spelling] = []
+    for entity in watchlist.entities:
+        rows.append(Spelling(entity.id, entity.name, "name"))
+        rows.extend(Spelling(entity.id, alias, "alias") for alias in entity.aliases if alias != entity.name)
+        rows.extend(Spelling(entity.id, short, "short") for short in entity.after_full_name)
+        rows.extend(Spelling(entity.id, ticker, "ticker") for ticker in entity.tickers)
+        rows.extend(Spelling(entity.id, native, "native") for native in entity.native_names)
+    return rows
 
 
 def _type_name(value: Any) -> str:

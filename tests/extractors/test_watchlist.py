@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from extractors.models import Watchlist
-from extractors.watchlist import load_watchlist
+from extractors.models import Exclusion, Spelling, Watchlist
+from extractors.watchlist import load_watchlist, spellings
 from presswatch.errors import ConfigError
 
 SHIPPED = Path(__file__).resolve().parents[2] / "seeds" / "watchlist.yaml"
@@ -45,6 +45,44 @@ EXPECTED = {
     "jack-ma": ("person", "alibaba"),
     "eddie-wu": ("person", "alibaba"),
     "joe-tsai": ("person", "alibaba"),
+    "jd-logistics": ("brand", "jd"),
+    "richard-liu": ("person", "jd"),
+    "pony-ma": ("person", "tencent"),
+    "ren-zhengfei": ("person", "huawei"),
+    "robin-li": ("person", "baidu"),
+    "zhang-yiming": ("person", "bytedance"),
+}
+
+# The tickers and native names issue 4 asks for, on the right entities.
+EXPECTED_TICKERS = {
+    "alibaba": {"BABA", "9988.HK"},
+    "jd": {"JD", "9618.HK"},
+    "pdd": {"PDD"},
+    "tencent": {"0700.HK", "TCEHY"},
+    "amazon": {"AMZN"},
+    "microsoft": {"MSFT"},
+    "baidu": {"BIDU", "9888.HK"},
+    "meituan": {"3690.HK"},
+}
+EXPECTED_NATIVE = {
+    "alibaba": "阿里巴巴",
+    "taobao": "淘宝",
+    "tmall": "天猫",
+    "cainiao": "菜鸟",
+    "dingtalk": "钉钉",
+    "qwen": "通义千问",
+    "jd": "京东",
+    "pinduoduo": "拼多多",
+    "tencent": "腾讯",
+    "wechat": "微信",
+    "huawei": "华为",
+    "baidu": "百度",
+    "bytedance": "字节跳动",
+    "douyin": "抖音",
+    "meituan": "美团",
+    "jack-ma": "马云",
+    "joe-tsai": "蔡崇信",
+    "eddie-wu": "吴泳铭",
 }
 
 
@@ -73,6 +111,62 @@ def test_shipped_watchlist_aliases(shipped: Watchlist) -> None:
     assert by_id["eddie-wu"].after_full_name == ("Wu",)
     assert by_id["joe-tsai"].after_full_name == ("Tsai",)
     assert "Joseph Tsai" in by_id["joe-tsai"].aliases
+
+
+def test_shipped_watchlist_tickers_and_native_names(shipped: Watchlist) -> None:
+    by_id = shipped.by_id()
+    assert {entity_id: set(by_id[entity_id].tickers) for entity_id in EXPECTED_TICKERS} == EXPECTED_TICKERS
+    for entity_id, native in EXPECTED_NATIVE.items():
+        assert native in by_id[entity_id].native_names, entity_id
+
+
+def test_shipped_watchlist_exclusions(shipped: Watchlist) -> None:
+    by_id = shipped.by_id()
+    amazon_followers = {word for rule in by_id["amazon"].exclusions for word in rule.followed_by}
+    assert {"river", "rainforest", "basin", "jungle", "tribe"} <= amazon_followers
+    assert any("Ant" in rule.spellings for rule in by_id["ant-group"].exclusions)
+    assert any("Yo-Yo" in rule.preceded_by for rule in by_id["jack-ma"].exclusions)
+
+
+def test_spellings_list_every_way_an_entity_is_written(shipped: Watchlist) -> None:
+    rows = [row for row in spellings(shipped) if row.entity_id == "alibaba"]
+    assert rows[0] == Spelling("alibaba", "Alibaba", "name")
+    kinds: dict[str, set[str]] = {}
+    for row in rows:
+        kinds.setdefault(row.kind, set()).add(row.text)
+    assert kinds == {
+        "name": {"Alibaba"},
+        "alias": {"Alibaba Group", "Alibaba Group Holding", "Alibaba.com"},
+        "ticker": {"BABA", "9988.HK"},
+        "native": {"阿里巴巴", "阿里巴巴集团", "阿里"},
+    }
+    assert Spelling("jack-ma", "Ma", "short") in spellings(shipped)
+
+
+def test_new_keys_load_with_their_values(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+        entities:
+          - id: acme
+            name: Acme
+            kind: company
+            tickers: [ACME, 0123.HK]
+            native_names: [艾克米]
+            exclusions:
+              - followed_by: [desert]
+              - spellings: [艾克米]
+                preceded_by: [老]
+                followed_by: [山]
+        """,
+    )
+    (entity,) = load_watchlist(path).entities
+    assert entity.tickers == ("ACME", "0123.HK")
+    assert entity.native_names == ("艾克米",)
+    assert entity.exclusions == (
+        Exclusion(followed_by=("desert",)),
+        Exclusion(preceded_by=("老",), followed_by=("山",), spellings=("艾克米",)),
+    )
 
 
 def test_shipped_ids_are_unique_lower_case_slugs(shipped: Watchlist) -> None:
@@ -249,6 +343,64 @@ BAD_FILES = {
         "'entities' must be a list of entries, got a mapping",
     ),
     "empty_file": ("", "watchlist is empty"),
+    "ticker_in_lower_case": (
+        """
+        entities:
+          - {id: acme, name: Acme, kind: company, tickers: [acme]}
+        """,
+        "ticker 'acme' is not a symbol like 'BABA', 'BABA.N' or '9988.HK'",
+    ),
+    "ticker_shared_by_two_entities": (
+        """
+        entities:
+          - {id: acme, name: Acme, kind: company, tickers: [0700.HK]}
+          - {id: other, name: Other, kind: company, tickers: [700.HK]}
+        """,
+        "ticker '700.HK' is given to both 'acme' and 'other'",
+    ),
+    "native_name_in_ascii": (
+        """
+        entities:
+          - {id: acme, name: Acme, kind: company, native_names: [Acme Corp]}
+        """,
+        "native name 'Acme Corp' is plain ASCII; list it under 'aliases'",
+    ),
+    "native_name_shared": (
+        """
+        entities:
+          - {id: acme, name: Acme, kind: company, native_names: [艾克米]}
+          - {id: other, name: Other, kind: company, native_names: [艾克米]}
+        """,
+        "alias '艾克米' is given to both 'acme' and 'other'",
+    ),
+    "exclusion_with_unknown_key": (
+        """
+        entities:
+          - {id: acme, name: Acme, kind: company, exclusions: [{followed: [desert]}]}
+        """,
+        "exclusions[0]: unknown key 'followed' (did you mean 'followed_by'?",
+    ),
+    "exclusion_without_context": (
+        """
+        entities:
+          - {id: acme, name: Acme, kind: company, exclusions: [{spellings: [Acme]}]}
+        """,
+        "exclusions[0]: needs 'preceded_by' or 'followed_by'",
+    ),
+    "exclusion_for_a_spelling_of_someone_else": (
+        """
+        entities:
+          - {id: acme, name: Acme, kind: company, exclusions: [{spellings: [Amazon], followed_by: [river]}]}
+        """,
+        "exclusions[0]: 'Amazon' is not a name, alias or native name of this entity",
+    ),
+    "exclusions_not_a_list": (
+        """
+        entities:
+          - {id: acme, name: Acme, kind: company, exclusions: {followed_by: [river]}}
+        """,
+        "'exclusions' must be a list of rules, got a mapping",
+    ),
 }
 
 
