@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema commands (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+watchlist_app = typer.Typer(help="The watched entities (seeds/watchlist.yaml).", invoke_without_command=True)
+app.add_typer(watchlist_app, name="watchlist")
 
 FeedsOption = Annotated[
     Path | None, typer.Option("--feeds", help="Feeds file (YAML). Default: seeds/feeds.yaml or PRESSWATCH_FEEDS_FILE.")
@@ -251,6 +253,108 @@ def up(
     from flows.deployments import run_local_stack
 
     raise typer.Exit(run_local_stack(data_dir, port, {}))
+
+
+@app.command()
+def retag(
+    entity: Annotated[str | None, typer.Option(help="Only stories tagged with this entity id (or its brands).")] = None,
+    since: Annotated[str | None, typer.Option(help="Published since: 30d, 2w or 2026-11-01.")] = None,
+    until: Annotated[str | None, typer.Option(help="Published until (ISO date or time).")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Re-tag stored stories with the current watchlist and topics, without downloading; print what changed.
+
+    Example: presswatch retag --entity alibaba --since 30d
+    """
+    from pydantic import SecretStr
+
+    from flows.output import parse_since
+    from flows.retag import retag as retag_flow
+
+    url = SecretStr(database_url) if database_url else None
+    result = retag_flow(
+        entity=entity,
+        since=parse_since(since) if since else None,
+        until=parse_since(until) if until else None,
+        database_url=url,
+    )
+    for change in result["changed"]:
+        print(
+            f"story {change['article_id']}: added {change['added']}, removed {change['removed']}, "
+            f"recounted {change['recounted']}"
+        )
+    print(f"{result['retagged']} stories re-tagged, {len(result['changed'])} changed")
+
+
+@watchlist_app.callback()
+def watchlist_list(ctx: typer.Context) -> None:
+    """List the watched entities with their kind, parent and spellings.
+
+    Example: presswatch watchlist
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from extractors.watchlist import load_watchlist
+    from presswatch.settings import load_settings
+
+    watchlist = load_watchlist(load_settings().watchlist_file)
+    rows = [
+        (e.id, e.name, e.kind, e.parent or "", ", ".join((*e.aliases, *e.native_names)), ", ".join(e.tickers))
+        for e in watchlist.entities
+    ]
+    from flows.output import render_rows
+
+    print(render_rows(["id", "name", "kind", "parent", "aliases", "tickers"], rows, "table"), end="")
+
+
+@watchlist_app.command("sync")
+def watchlist_sync(database_url: DatabaseOption = None) -> None:
+    """Load the watchlist and topics into the entities, aliases and topics tables (every run does this too).
+
+    Example: presswatch watchlist sync
+    """
+    from extractors.topics import load_topics
+    from extractors.watchlist import load_watchlist, spellings
+    from presswatch.settings import load_settings
+    from storage.tags import sync_vocabulary
+    from storage.writes import sync_watchlist
+
+    settings = load_settings(database_url=database_url)
+    watchlist = load_watchlist(settings.watchlist_file)
+    engine = _engine(database_url)
+    sync_watchlist(engine, watchlist)
+    sync_vocabulary(engine, spellings(watchlist), load_topics(settings.topics_file))
+    print(f"{len(watchlist.entities)} entities synced")
+    engine.dispose()
+
+
+@watchlist_app.command("suggest")
+def watchlist_suggest(
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    fmt: FormatOption = "table",
+    database_url: DatabaseOption = None,
+) -> None:
+    """The organisations and people most often found by the NER model that are not on the watchlist.
+
+    Example: PRESSWATCH_SPACY_MODEL=en_core_web_sm presswatch watchlist suggest --limit 10
+    """
+    from flows.output import render_rows
+    from storage.reports import run_read_only
+
+    _check_format(fmt)
+    engine = _engine(database_url)
+    columns, rows = run_read_only(
+        engine,
+        "SELECT name, label, COUNT(*) AS stories, SUM(count) AS mentions FROM discovered_names "
+        f"GROUP BY name, label ORDER BY stories DESC, mentions DESC, name LIMIT {int(limit)}",
+    )
+    if not rows:
+        print(
+            "no discovered names yet: set PRESSWATCH_SPACY_MODEL to a spaCy pipeline with `ner` (see docs/tagging.md)"
+        )
+    else:
+        print(render_rows(columns, rows, fmt), end="")
+    engine.dispose()
 
 
 @db_app.command("upgrade")

@@ -18,7 +18,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from presswatch.errors import ConfigError
 from presswatch.settings import Settings
 
-DEPLOYMENT_NAMES = ("monitor-feeds", "ingest-urls", "backfill-feed", "spike-alerts")
+DEPLOYMENT_NAMES = ("monitor-feeds", "ingest-urls", "backfill-feed", "spike-alerts", "retag")
 
 
 def build_deployments(settings: Settings) -> list[Any]:
@@ -26,6 +26,7 @@ def build_deployments(settings: Settings) -> list[Any]:
     from flows.alerts import spike_alerts
     from flows.ingest import backfill_feed, ingest_urls
     from flows.monitor import monitor_feeds
+    from flows.retag import retag
 
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
     return [
@@ -47,6 +48,11 @@ def build_deployments(settings: Settings) -> list[Any]:
             cron=settings.alerts_cron,
             concurrency_limit=one_at_a_time,
             description="Find coverage spikes against the 14-day baseline and post them (daily).",
+            tags=["presswatch"],
+        ),
+        retag.to_deployment(
+            "retag",
+            description="Re-tag stored stories after the watchlist or topic rules change (no downloads).",
             tags=["presswatch"],
         ),
     ]

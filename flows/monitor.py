@@ -7,10 +7,12 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.states import Failed
 from prefect.task_runners import ProcessPoolTaskRunner
 from pydantic import SecretStr
 
-from extractors.watchlist import load_watchlist
+from extractors.topics import load_topics
+from extractors.watchlist import load_watchlist, spellings
 from fetcher import host_key
 from flows.steps import (
     BatchReport,
@@ -24,10 +26,11 @@ from flows.steps import (
 )
 from flows.summary import PassSummary, Problem
 from flows.tasks import poll_feeds_task, process_links_task
-from presswatch.errors import StorageError
+from presswatch.errors import PresswatchError, StorageError
 from presswatch.feedlist import load_feed_list
 from presswatch.settings import Settings, load_settings
 from storage.db import make_engine, upgrade
+from storage.tags import sync_vocabulary
 from storage.writes import FeedPoll, known_links, record_feed_polls, sync_watchlist, upsert_feeds
 
 FEEDS_PER_TASK = 50
@@ -40,6 +43,7 @@ def prepare_database(settings: Settings) -> None:
     try:
         upgrade(engine)
         sync_watchlist(engine, watchlist)
+        sync_vocabulary(engine, spellings(watchlist), load_topics(settings.topics_file))
     finally:
         engine.dispose()
 
@@ -70,6 +74,17 @@ def monitor_feeds(
     workers: int | None = None,
 ) -> PassSummary:
     """Read every feed in the feeds file, store new stories with their tags, and record what failed and why."""
+    try:
+        return _monitor(feeds_file, database_url, workers)
+    except PresswatchError as exc:
+        # An expected failure (the database gone, an unreadable feeds file) ends the run Failed with its
+        # one-line reason; raising it here would make Prefect log a traceback for what is not a bug. The
+        # caller still gets the exception: calling the flow raises the one the Failed state carries.
+        return Failed(message=str(exc), data=exc)  # type: ignore[return-value]
+
+
+def _monitor(feeds_file: str | None, database_url: SecretStr | None, workers: int | None) -> PassSummary:
+    """The body of a pass, run inside the `monitor-feeds` flow."""
     logger = get_run_logger()
     settings = load_settings(feeds_file=feeds_file, database_url=database_url, workers=workers)
     prepare_database(settings)

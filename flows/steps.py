@@ -6,6 +6,7 @@ Everything passed in is picklable (ids, URLs, frozen dataclasses), so a batch ca
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -14,11 +15,14 @@ from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 import httpx
+from spacy.language import Language
 
+from extractors.analysis import analyze
 from extractors.articles import extract_article
+from extractors.discovery import load_ner_model
 from extractors.feeds import parse_feed
 from extractors.models import FeedEntry, Watchlist
-from extractors.tagging import tag_article
+from extractors.topics import Topics, load_topics
 from extractors.urls import normalize_url
 from extractors.watchlist import load_watchlist
 from fetcher.http import FetchPolicy, FetchResult, fetch, is_html, make_client, read_local_file
@@ -33,6 +37,8 @@ T = TypeVar("T")
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+# The note parse_feed appends (last) when entries had no usable link; it says nothing about damage.
+_DROPPED_NOTE = re.compile(r"(?:^|; )\d+ of \d+ entries dropped: [^;]*$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class PassConfig:
     database_url: str
     watchlist_file: str
     policy: FetchPolicy
+    topics_file: str = ""
+    spacy_model: str = ""
     trusted_hosts: frozenset[str] = frozenset()
     per_host_delay: float = 0.0
 
@@ -119,12 +127,13 @@ def poll_feed(client: httpx.Client, job: FeedJob, config: PassConfig, gate: Host
     if result.status == 304:
         return FeedResult(poll("not_modified", "not modified since the last read (HTTP 304)", 304))
     try:
-        parsed = parse_feed(result.body, result.final_url, content_type=result.content_type)
+        parsed = parse_feed(result.body, result.final_url, content_type=_with_charset(result))
     except FeedError as exc:
         outcome = "not_feed" if "HTML" in str(exc) else "parse_error"
         return FeedResult(poll(outcome, str(exc), result.status))
-    if parsed.warning and not parsed.entries:
-        # A damaged document that gave nothing usable is a broken feed, not an empty one.
+    if _parser_problem(parsed.warning) and not parsed.entries:
+        # A damaged document that gave nothing usable is a broken feed, not an empty one. (A well-formed
+        # feed whose items merely lack links is not damaged: it is read, with the warning as its reason.)
         return FeedResult(poll("parse_error", f"broken feed: {parsed.warning}", result.status))
     reason = f"{len(parsed.entries)} entries" + (f"; warning: {parsed.warning}" if parsed.warning else "")
     return FeedResult(
@@ -133,8 +142,26 @@ def poll_feed(client: httpx.Client, job: FeedJob, config: PassConfig, gate: Host
     )
 
 
+def _with_charset(result: FetchResult) -> str | None:
+    """The response's media type with its charset parameter: the HTTP charset outranks the XML declaration."""
+    if result.content_type and result.charset:
+        return f"{result.content_type}; charset={result.charset}"
+    return result.content_type
+
+
+def _parser_problem(warning: str | None) -> str | None:
+    """The parser's complaint in a ParsedFeed warning, without the note about entries dropped for lack of a link."""
+    return _DROPPED_NOTE.sub("", warning or "") or None
+
+
 def story_from_link(
-    client: httpx.Client, job: LinkJob, watchlist: Watchlist, config: PassConfig, gate: HostGate | None = None
+    client: httpx.Client,
+    job: LinkJob,
+    watchlist: Watchlist,
+    config: PassConfig,
+    gate: HostGate | None = None,
+    topics: Topics | None = None,
+    ner: Language | None = None,
 ) -> Story | LinkFailure:
     """Download, extract and tag one link; anything that goes wrong is a LinkFailure with a reason."""
     link = normalize_url(job.link)
@@ -155,19 +182,30 @@ def story_from_link(
         return LinkFailure(link, job.feed_id, "extraction_error", str(exc), result.status)
     if article.published is None and job.feed_published is not None:
         article = replace(article, published=job.feed_published)
-    tags = tag_article(article.title, article.text, watchlist)
-    return Story(link, article, tags, job.feed_id, utcnow())
+    analysis = analyze(article.title, article.text, watchlist, topics, ner)
+    return Story(
+        link,
+        article,
+        analysis.tags,
+        job.feed_id,
+        utcnow(),
+        analysis=analysis,
+        raw_page=result.body,
+        content_type=result.content_type,
+    )
 
 
 def process_links(jobs: Sequence[LinkJob], config: PassConfig) -> BatchReport:
     """Turn a batch of links into stories and store them (one transaction), returning what happened."""
     watchlist = load_watchlist(config.watchlist_file)
+    topics = load_topics(config.topics_file) if config.topics_file else None
+    ner = load_ner_model(config.spacy_model) if config.spacy_model else None  # cached: once per process
     gate = HostGate(max_per_host=2, min_delay=config.per_host_delay)
     stories: list[Story] = []
     failures: list[LinkFailure] = []
     with make_client(config.policy) as client:
         for job in jobs:
-            outcome = story_from_link(client, job, watchlist, config, gate)
+            outcome = story_from_link(client, job, watchlist, config, gate, topics, ner)
             (stories if isinstance(outcome, Story) else failures).append(outcome)  # type: ignore[arg-type]
     engine = make_engine(config.database_url)
     try:
@@ -220,6 +258,8 @@ def pass_config(settings: Settings) -> PassConfig:
     return PassConfig(
         database_url=settings.database_url.get_secret_value(),
         watchlist_file=str(settings.watchlist_file),
+        topics_file=str(settings.topics_file),
+        spacy_model=settings.spacy_model,
         policy=policy,
         per_host_delay=settings.per_host_delay,
     )

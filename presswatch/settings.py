@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     )
     feeds_file: Path = Field(default=SEEDS_DIR / "feeds.yaml", description="YAML file listing the feeds to watch.")
     watchlist_file: Path = Field(default=SEEDS_DIR / "watchlist.yaml", description="YAML file of watched entities.")
+    topics_file: Path = Field(default=SEEDS_DIR / "topics.yaml", description="YAML file of topic rules.")
+    spacy_model: str = Field(
+        default="", description="A statistical spaCy pipeline with `ner` (e.g. en_core_web_sm) to discover names."
+    )
     user_agent: str = "presswatch/0.1 (media monitoring; +https://github.com/presswatch/presswatch)"
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=20.0, gt=0)

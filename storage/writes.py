@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,9 +13,11 @@ from sqlalchemy import Connection, Engine, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
+from extractors.analysis import StoryAnalysis
 from extractors.models import EntityTag, ExtractedArticle, Watchlist
 from storage.db import transaction
 from storage.models import Article, ArticleLink, Entity, Feed, FetchEvent, Mention, utcnow
+from storage.tags import write_analysis
 
 IN_CLAUSE_CHUNK = 500
 
@@ -27,6 +31,9 @@ class Story:
     tags: Sequence[EntityTag]
     feed_id: int | None
     fetched_at: datetime
+    analysis: StoryAnalysis | None = None  # tags plus topics, quotes and discovered names
+    raw_page: bytes | None = None  # the page as downloaded, kept compressed for re-extraction
+    content_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,13 @@ def _store_story(connection: Connection, story: Story) -> StoredStory:
         "word_count": len(article.text.split()),
         "extractor": article.extractor,
         "feed_id": story.feed_id,
+        "date_source": article.date_source,
+        "truncated": article.truncated,
+        "extractor_version": article.extractor_version or None,
+        "raw_page": zlib.compress(story.raw_page, 6) if story.raw_page is not None else None,
+        "raw_sha256": hashlib.sha256(story.raw_page).hexdigest() if story.raw_page is not None else None,
+        "raw_content_type": story.content_type,
+        "is_original": True,
     }
     statement = (
         _insert(connection, _table(Article))
@@ -195,7 +209,12 @@ def _store_story(connection: Connection, story: Story) -> StoredStory:
             .values(url=link, article_id=new_id)
             .on_conflict_do_nothing(index_elements=["url"])
         )
-    if created and story.tags:
+    if created:
+        # Until syndication clustering lands, every story is the original of its own cluster.
+        connection.execute(update(_table(Article)).where(Article.id == new_id).values(cluster_id=new_id))
+    if created and story.analysis is not None:
+        write_analysis(connection, new_id, story.analysis)
+    elif created and story.tags:
         connection.execute(
             _insert(connection, _table(Mention)).on_conflict_do_nothing(index_elements=["article_id", "entity_id"]),
             [
