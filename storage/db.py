@@ -18,6 +18,8 @@ from presswatch.errors import ConfigError, StorageError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Any fixed 64-bit number, the same in every presswatch process: the key of the PostgreSQL migration lock.
+MIGRATION_LOCK_KEY = 7_305_847_411_203_551_311
 
 
 def mask_url(url: str | URL) -> str:
@@ -123,11 +125,29 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, one migrator at a time: two passes starting on a fresh database would both CREATE TABLE.
+
+    SQLite needs no lock: every transaction there begins IMMEDIATE, which already serializes migrators.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision` (the newest by default)."""
+    """Bring the schema up to `revision` (the newest by default); concurrent callers migrate one after another."""
     check_connection(engine)
     try:
-        command.upgrade(alembic_config(engine), revision)
+        with _migration_lock(engine):
+            command.upgrade(alembic_config(engine), revision)
     except SQLAlchemyError as exc:
         raise StorageError(f"migration failed on {describe_db_error(exc, engine.url)}") from None
 
