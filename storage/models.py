@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Float,
-    LargeBinary,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -210,9 +210,7 @@ class ArticleTopic(Base):
     __tablename__ = "article_topics"
 
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
-    topic_id: Mapped[str] = mapped_column(
-        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    topic_id: Mapped[str] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True)
     score: Mapped[float] = mapped_column(Float)
     hits: Mapped[int] = mapped_column(Integer)
 
