@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema commands (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+feeds_app = typer.Typer(help="The watched feeds: list with health, add, remove.", invoke_without_command=True)
+app.add_typer(feeds_app, name="feeds")
 watchlist_app = typer.Typer(help="The watched entities (seeds/watchlist.yaml).", invoke_without_command=True)
 app.add_typer(watchlist_app, name="watchlist")
 
@@ -355,6 +357,74 @@ def watchlist_suggest(
     else:
         print(render_rows(columns, rows, fmt), end="")
     engine.dispose()
+
+
+@feeds_app.callback()
+def feeds_list(ctx: typer.Context, fmt: FormatOption = "table", database_url: DatabaseOption = None) -> None:
+    """List the feeds with their health: last status, last new story, failures, next due time.
+
+    Example: presswatch feeds --format csv
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from flows.output import render_rows
+    from presswatch.feedlist import load_feed_list
+    from presswatch.settings import load_settings
+    from storage.queries import feed_health
+
+    _check_format(fmt)
+    listed = {source.url: source for source in load_feed_list(load_settings().feeds_file)}
+    engine = _engine(database_url)
+    health = {row.url: row for row in feed_health(engine)}
+    engine.dispose()
+    rows = []
+    for url, source in listed.items():
+        h = health.get(url)
+        rows.append(
+            (
+                source.name or "",
+                url,
+                h.last_status if h else "never read",
+                h.consecutive_failures if h else 0,
+                h.last_new_story_at if h else "",
+                h.next_due_at if h else "now",
+                (h.suspended_reason or h.last_reason or "") if h else "",
+            )
+        )
+    columns = ["name", "url", "last status", "failures", "last new story", "next due", "note"]
+    print(render_rows(columns, rows, fmt), end="")
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="http(s) URL or a path relative to the feeds file.", show_default=False)],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+) -> None:
+    """Add a feed to the feeds file.
+
+    Example: presswatch feeds add https://technode.com/feed/ --name TechNode
+    """
+    from presswatch.feedlist import add_feed
+    from presswatch.settings import load_settings
+
+    path = load_settings().feeds_file
+    print(f"added {url} to {path}" if add_feed(path, url, name) else f"{url} is already in {path}")
+
+
+@feeds_app.command("remove")
+def feeds_remove(url: Annotated[str, typer.Argument(help="The URL as listed.", show_default=False)]) -> None:
+    """Remove a feed from the feeds file (its stored stories and history stay).
+
+    Example: presswatch feeds remove https://technode.com/feed/
+    """
+    from presswatch.errors import ConfigError
+    from presswatch.feedlist import remove_feed
+    from presswatch.settings import load_settings
+
+    path = load_settings().feeds_file
+    if not remove_feed(path, url):
+        raise ConfigError(f"{url} is not listed in {path}")
+    print(f"removed {url} from {path}")
 
 
 @db_app.command("upgrade")

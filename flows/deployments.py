@@ -33,6 +33,7 @@ def build_deployments(settings: Settings) -> list[Any]:
         monitor_feeds.to_deployment(
             "monitor-feeds",
             interval=timedelta(seconds=settings.monitor_interval_seconds),
+            parameters={"only_due": True},  # each feed's adaptive interval decides whether it is read
             concurrency_limit=one_at_a_time,
             description="Read every feed in the feeds file and store new stories (scheduled).",
             tags=["presswatch"],

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Failed
 from prefect.task_runners import ProcessPoolTaskRunner
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from extractors.topics import load_topics
 from extractors.watchlist import load_watchlist, spellings
 from fetcher import host_key
+from fetcher.schedule import is_due
 from flows.steps import (
     BatchReport,
     FeedJob,
@@ -22,6 +24,7 @@ from flows.steps import (
     PassConfig,
     chunks,
     new_link_jobs,
+    next_schedule,
     pass_config,
 )
 from flows.summary import PassSummary, Problem
@@ -30,8 +33,10 @@ from presswatch.errors import PresswatchError, StorageError
 from presswatch.feedlist import load_feed_list
 from presswatch.settings import Settings, load_settings
 from storage.db import make_engine, upgrade
+from storage.models import utcnow
+from storage.queries import feed_health, health_markdown
 from storage.tags import sync_vocabulary
-from storage.writes import FeedPoll, known_links, record_feed_polls, sync_watchlist, upsert_feeds
+from storage.writes import FeedPoll, FeedState, known_links, record_feed_polls, sync_watchlist, upsert_feeds
 
 FEEDS_PER_TASK = 50
 
@@ -69,13 +74,26 @@ def _outcome(future: Any) -> Any:
 
 @flow(name="monitor-feeds", log_prints=True)
 def monitor_feeds(
-    feeds_file: str | None = None,
-    database_url: SecretStr | None = None,
-    workers: int | None = None,
+    feeds_file: Annotated[
+        str | None,
+        Field(title="Feeds file", description="YAML feeds file on the worker; empty: PRESSWATCH_FEEDS_FILE."),
+    ] = None,
+    database_url: Annotated[
+        SecretStr | None, Field(title="Database URL", description="Empty: the worker's PRESSWATCH_DATABASE_URL.")
+    ] = None,
+    workers: Annotated[
+        int | None, Field(title="Worker processes", description="Processes for extraction and tagging.", ge=1, le=64)
+    ] = None,
+    only_due: Annotated[
+        bool,
+        Field(
+            title="Only feeds that are due", description="Skip feeds whose adaptive polling interval has not passed."
+        ),
+    ] = False,
 ) -> PassSummary:
-    """Read every feed in the feeds file, store new stories with their tags, and record what failed and why."""
+    """Read the feeds in the feeds file, store new stories with their tags, and record what failed and why."""
     try:
-        return _monitor(feeds_file, database_url, workers)
+        return _monitor(feeds_file, database_url, workers, only_due)
     except PresswatchError as exc:
         # An expected failure (the database gone, an unreadable feeds file) ends the run Failed with its
         # one-line reason; raising it here would make Prefect log a traceback for what is not a bug. The
@@ -83,7 +101,9 @@ def monitor_feeds(
         return Failed(message=str(exc), data=exc)  # type: ignore[return-value]
 
 
-def _monitor(feeds_file: str | None, database_url: SecretStr | None, workers: int | None) -> PassSummary:
+def _monitor(
+    feeds_file: str | None, database_url: SecretStr | None, workers: int | None, only_due: bool
+) -> PassSummary:
     """The body of a pass, run inside the `monitor-feeds` flow."""
     logger = get_run_logger()
     settings = load_settings(feeds_file=feeds_file, database_url=database_url, workers=workers)
@@ -95,7 +115,9 @@ def _monitor(feeds_file: str | None, database_url: SecretStr | None, workers: in
     engine = make_engine(config.database_url)
     try:
         feeds = upsert_feeds(engine, [(source.url, source.name) for source in sources])
-        feed_jobs = [FeedJob(f.id, f.url, f.etag, f.last_modified) for f in feeds]
+        now = utcnow()
+        due = [f for f in feeds if not only_due or is_due(f.schedule, now)]
+        feed_jobs = [FeedJob(f.id, f.url, f.etag, f.last_modified, f.body_hash) for f in due]
         poll_futures = [poll_feeds_task.submit(batch, config) for batch in chunks(feed_jobs, FEEDS_PER_TASK)]
         results: list[FeedResult] = [result for future in poll_futures for result in future.result()]
         feed_urls = {f.id: f.url for f in feeds}
@@ -106,10 +128,14 @@ def _monitor(feeds_file: str | None, database_url: SecretStr | None, workers: in
         logger.info("%d feed(s) polled, %d new link(s) in %d batch(es)", len(results), len(jobs), len(batches))
         reports = _run_link_batches(batches, config, settings.workers)
         summary = _summarize(results, all_links, known, batches, reports)
-        record_feed_polls(engine, _polls_to_record(results, batches, reports))
+        summary.feeds_not_due = len(feeds) - len(due)
+        states = {f.id: f for f in feeds}
+        record_feed_polls(engine, _polls_to_record(results, batches, reports, known, states))
+        health = feed_health(engine)
     finally:
         engine.dispose()
     _publish(summary)
+    create_markdown_artifact(markdown=health_markdown(health), key="feed-health", description="Feed health")
     logger.info(summary.headline())
     storage_failures = [r for r in reports if isinstance(r, StorageError)]
     if storage_failures:
@@ -118,7 +144,11 @@ def _monitor(feeds_file: str | None, database_url: SecretStr | None, workers: in
 
 
 def _polls_to_record(
-    results: Sequence[FeedResult], batches: Sequence[Sequence[LinkJob]], reports: Sequence[BatchReport | BaseException]
+    results: Sequence[FeedResult],
+    batches: Sequence[Sequence[LinkJob]],
+    reports: Sequence[BatchReport | BaseException],
+    known: set[str],
+    states: dict[int, FeedState],
 ) -> list[FeedPoll]:
     """Feed polls to save; a feed whose links were in a failed batch keeps its old validators, so it is re-read."""
     unfinished_feeds = {
@@ -129,7 +159,7 @@ def _polls_to_record(
     }
     polls = []
     for result in results:
-        poll = result.poll
+        poll = replace(result.poll, new_items=sum(1 for entry in result.entries if entry.link not in known))
         if poll.feed_id in unfinished_feeds:
             poll = FeedPoll(
                 poll.feed_id,
@@ -139,7 +169,10 @@ def _polls_to_record(
                 poll.status_code,
                 poll.fetched_at,
             )
-        polls.append(poll)
+        state = states[poll.feed_id]
+        polls.append(
+            replace(poll, schedule=next_schedule(poll, state.schedule, state.ttl_minutes, len(result.entries)))
+        )
     return polls
 
 
@@ -155,7 +188,7 @@ def _summarize(
         poll = result.poll
         if poll.outcome == "ok":
             summary.feeds_read += 1
-        elif poll.outcome == "not_modified":
+        elif poll.outcome in ("not_modified", "unchanged"):
             summary.feeds_not_modified += 1
         else:
             summary.feeds_failed.append(Problem(url=poll.url, outcome=poll.outcome, reason=poll.reason))

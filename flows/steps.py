@@ -6,10 +6,11 @@ Everything passed in is picklable (ids, URLs, frozen dataclasses), so a batch ca
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
@@ -27,6 +28,7 @@ from extractors.urls import normalize_url
 from extractors.watchlist import load_watchlist
 from fetcher.http import FetchPolicy, FetchResult, fetch, is_html, make_client, read_local_file
 from fetcher.politeness import HostGate
+from fetcher.schedule import SUCCESSES, FeedSchedule, after_failure, after_success
 from presswatch.errors import ExtractionError, FeedError, FetchError
 from presswatch.settings import Settings
 from storage.db import make_engine
@@ -62,6 +64,7 @@ class FeedJob:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    body_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,10 @@ def poll_feed(client: httpx.Client, job: FeedJob, config: PassConfig, gate: Host
     """Read one feed (conditional GET) and parse its entries; failures become a recorded poll, never an exception."""
     fetched_at = utcnow()
 
-    def poll(outcome: str, reason: str | None, status: int | None, **validators: str | None) -> FeedPoll:
-        return FeedPoll(job.feed_id, job.url, outcome, reason, status, fetched_at, **validators)
+    def poll(
+        outcome: str, reason: str | None, status: int | None, etag: str | None = None, last_modified: str | None = None
+    ) -> FeedPoll:
+        return FeedPoll(job.feed_id, job.url, outcome, reason, status, fetched_at, etag, last_modified)
 
     try:
         result = _read(
@@ -126,6 +131,10 @@ def poll_feed(client: httpx.Client, job: FeedJob, config: PassConfig, gate: Host
         return FeedResult(poll(exc.outcome, exc.reason, exc.status))
     if result.status == 304:
         return FeedResult(poll("not_modified", "not modified since the last read (HTTP 304)", 304))
+    digest = hashlib.sha256(result.body).hexdigest()
+    if job.body_hash is not None and digest == job.body_hash:
+        # Some servers ignore conditional GET (or send a false 304): the same body means nothing changed.
+        return FeedResult(poll("unchanged", "same body as the last read", result.status))
     try:
         parsed = parse_feed(result.body, result.final_url, content_type=_with_charset(result))
     except FeedError as exc:
@@ -137,7 +146,11 @@ def poll_feed(client: httpx.Client, job: FeedJob, config: PassConfig, gate: Host
         return FeedResult(poll("parse_error", f"broken feed: {parsed.warning}", result.status))
     reason = f"{len(parsed.entries)} entries" + (f"; warning: {parsed.warning}" if parsed.warning else "")
     return FeedResult(
-        poll("ok", reason, result.status, etag=result.etag, last_modified=result.last_modified),
+        replace(
+            poll("ok", reason, result.status, etag=result.etag, last_modified=result.last_modified),
+            body_hash=digest,
+            ttl_minutes=parsed.ttl_minutes,
+        ),
         list(parsed.entries),
     )
 
@@ -262,4 +275,22 @@ def pass_config(settings: Settings) -> PassConfig:
         spacy_model=settings.spacy_model,
         policy=policy,
         per_host_delay=settings.per_host_delay,
+    )
+
+
+def next_schedule(poll: FeedPoll, state: FeedSchedule, ttl_minutes: int | None, total_items: int) -> FeedSchedule:
+    """When to read a feed next, from what this read gave (fetcher/schedule.py holds the rules)."""
+    if poll.outcome in SUCCESSES:
+        ttl = poll.ttl_minutes or ttl_minutes
+        return after_success(
+            state,
+            poll.fetched_at,
+            new_items=poll.new_items,
+            total_items=total_items,
+            feed_ttl=timedelta(minutes=ttl) if ttl else None,
+        )
+    if poll.outcome == "incomplete":
+        return replace(state, next_due_at=poll.fetched_at)  # read again at the next pass
+    return after_failure(
+        state, poll.fetched_at, outcome=poll.outcome, status=poll.status_code, reason=poll.reason or ""
     )

@@ -20,6 +20,7 @@ class PassSummary(BaseModel):
 
     feeds_read: int = 0
     feeds_not_modified: int = 0
+    feeds_not_due: int = 0
     feeds_failed: list[Problem] = Field(default_factory=list)
     links_seen: int = 0
     links_already_stored: int = 0
@@ -42,6 +43,7 @@ class PassSummary(BaseModel):
         parts = [
             f"{self.feeds_read} feed(s) read",
             f"{self.feeds_not_modified} not modified",
+            *([f"{self.feeds_not_due} not due"] if self.feeds_not_due else []),
             f"{len(self.feeds_failed)} failed",
             f"{self.links_already_stored} link(s) already stored",
             f"{self.duplicates} duplicate(s) of stored stories",

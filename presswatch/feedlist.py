@@ -64,3 +64,36 @@ def _absolute_feed_url(url: str, file: Path, number: int) -> str:
     if not local.is_absolute():
         local = file.resolve().parent / local
     return local.resolve().as_uri()
+
+
+def add_feed(path: str | Path, url: str, name: str | None = None) -> bool:
+    """Append a feed to the feeds file (comments kept); False when it is already listed."""
+    file = Path(path).expanduser()
+    absolute = _absolute_feed_url(url, file, 0)
+    if any(source.url == absolute for source in load_feed_list(file)):
+        return False
+    text = file.read_text(encoding="utf-8")
+    entry = f"  - url: {url}\n" + (f"    name: {name}\n" if name else "")
+    file.write_text(text + ("" if text.endswith("\n") else "\n") + entry, encoding="utf-8")
+    return True
+
+
+def remove_feed(path: str | Path, url: str) -> bool:
+    """Remove a feed's item from the feeds file (comments kept); False when it was not listed."""
+    file = Path(path).expanduser()
+    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept: list[str] = []
+    skipping = removed = False
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("- "):
+            item = stripped[2:].strip()
+            skipping = item in (f"url: {url}", url, f"url: '{url}'", f'url: "{url}"')
+            removed = removed or skipping
+        elif skipping and (not line.startswith("    ") or not stripped):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    if removed:
+        file.write_text("".join(kept), encoding="utf-8")
+    return removed

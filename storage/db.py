@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,6 +16,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from presswatch.errors import ConfigError, StorageError
+
+if sys.platform != "win32":
+    import fcntl
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -127,19 +131,37 @@ def alembic_config(engine: Engine) -> Config:
 
 @contextmanager
 def _migration_lock(engine: Engine) -> Iterator[None]:
-    """On PostgreSQL, one migrator at a time: two passes starting on a fresh database would both CREATE TABLE.
+    """One migrator at a time: two passes starting on a fresh database would both run the same migration.
 
-    SQLite needs no lock: every transaction there begins IMMEDIATE, which already serializes migrators.
+    PostgreSQL: a session advisory lock. SQLite: an exclusive lock on a file beside the database, because
+    Alembic runs each SQLite migration in a transaction of its own after reading the revision once, so a
+    second migrator could slip in between two of them. Both locks go away with the process that held them.
     """
-    if engine.dialect.name != "postgresql":
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if sys.platform == "win32" or not database or database == ":memory:" or database.startswith("file:"):
         yield
         return
-    with engine.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    lock_path = Path(database).expanduser().resolve().with_name(Path(database).name + "-migrate.lock")
+    try:
+        handle = lock_path.open("a+b")
+    except OSError:
+        # A read-only folder: nothing can be migrated there anyway, and Alembic says so if it must try.
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from storage.db import transaction
-from storage.models import Article, Entity, Mention
+from storage.models import Article, Entity, Feed, FetchEvent, Mention
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,74 @@ def stories_with_tags(engine: Engine, article_ids: Sequence[int] | None = None, 
         )
         for row in articles
     ]
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """One feed's health: last status, last new story, failures, next due time, suspension."""
+
+    id: int
+    url: str
+    name: str | None
+    last_status: str | None
+    last_fetched_at: datetime | None
+    last_new_story_at: datetime | None
+    consecutive_failures: int
+    poll_interval_seconds: int
+    next_due_at: datetime | None
+    suspended_reason: str | None
+    last_reason: str | None
+
+
+def feed_health(engine: Engine) -> list[FeedHealth]:
+    """Every watched feed with its health and the reason given by its latest fetch event."""
+    with transaction(engine) as connection:
+        feeds = connection.execute(select(Feed.__table__).order_by(Feed.id)).all()
+        latest = connection.execute(
+            select(FetchEvent.feed_id, FetchEvent.reason).where(
+                FetchEvent.id.in_(
+                    select(func.max(FetchEvent.id))
+                    .where(FetchEvent.article_id.is_(None))
+                    .where(FetchEvent.feed_id.is_not(None))
+                    .group_by(FetchEvent.feed_id)
+                )
+            )
+        ).all()
+    reasons = {row.feed_id: row.reason for row in latest}
+    return [
+        FeedHealth(
+            f.id,
+            f.url,
+            f.name,
+            f.last_status,
+            f.last_fetched_at,
+            f.last_new_story_at,
+            f.consecutive_failures or 0,
+            f.poll_interval_seconds or 0,
+            f.next_due_at,
+            f.suspended_reason,
+            reasons.get(f.id),
+        )
+        for f in feeds
+    ]
+
+
+def health_markdown(rows: Sequence[FeedHealth]) -> str:
+    """Feed health as a markdown table, for the monitoring run's artifact."""
+
+    def when(value: datetime | None) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    lines = [
+        "## Feed health",
+        "",
+        "| feed | last status | failures | last new story | next due | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        note = row.suspended_reason or row.last_reason or ""
+        lines.append(
+            f"| {row.name or row.url} | {row.last_status or '-'} | {row.consecutive_failures} | "
+            f"{when(row.last_new_story_at)} | {when(row.next_due_at)} | {note.replace('|', '/')} |"
+        )
+    return "\n".join(lines) + "\n"

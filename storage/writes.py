@@ -6,7 +6,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select, update
@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from extractors.analysis import StoryAnalysis
 from extractors.models import EntityTag, ExtractedArticle, Watchlist
+from fetcher.schedule import FeedSchedule
 from storage.db import transaction
 from storage.models import Article, ArticleLink, Entity, Feed, FetchEvent, Mention, utcnow
 from storage.tags import write_analysis
@@ -66,6 +67,9 @@ class FeedState:
     name: str | None
     etag: str | None
     last_modified: str | None
+    body_hash: str | None = None
+    ttl_minutes: int | None = None
+    schedule: FeedSchedule = FeedSchedule()
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,10 @@ class FeedPoll:
     fetched_at: datetime
     etag: str | None = None
     last_modified: str | None = None
+    body_hash: str | None = None  # sha256 of the feed body, for servers that answer 200 with the same feed
+    ttl_minutes: int | None = None
+    new_items: int = 0
+    schedule: FeedSchedule | None = None  # when to read it next (fetcher/schedule.py)
 
 
 def _insert(connection: Connection, table: Any) -> Any:
@@ -118,11 +126,21 @@ def upsert_feeds(engine: Engine, feeds: Iterable[tuple[str, str | None]]) -> lis
                 statement = statement.on_conflict_do_nothing(index_elements=["url"])
             connection.execute(statement)
             urls.append(url)
-        rows = connection.execute(
-            select(Feed.id, Feed.url, Feed.name, Feed.etag, Feed.last_modified).where(Feed.url.in_(urls))
-        ).all()
-    by_url = {row.url: FeedState(row.id, row.url, row.name, row.etag, row.last_modified) for row in rows}
+        rows = connection.execute(select(_table(Feed)).where(Feed.url.in_(urls))).all()
+    by_url = {row.url: feed_state(row) for row in rows}
     return [by_url[url] for url in dict.fromkeys(urls)]
+
+
+def feed_state(row: Any) -> FeedState:
+    """A feeds row as the state a pass works from."""
+    schedule = FeedSchedule(
+        interval=timedelta(seconds=row.poll_interval_seconds or 900),
+        next_due_at=row.next_due_at,
+        failure_score=row.failure_score or 0.0,
+        consecutive_failures=row.consecutive_failures or 0,
+        suspended_reason=row.suspended_reason,
+    )
+    return FeedState(row.id, row.url, row.name, row.etag, row.last_modified, row.body_hash, row.ttl_minutes, schedule)
 
 
 def known_links(engine: Engine, links: Iterable[str]) -> set[str]:
@@ -270,7 +288,19 @@ def record_feed_polls(engine: Engine, polls: Sequence[FeedPoll]) -> None:
         for poll in polls:
             changes: dict[str, Any] = {"last_fetched_at": poll.fetched_at, "last_status": poll.outcome}
             if poll.outcome == "ok":
-                changes.update(etag=poll.etag, last_modified=poll.last_modified)
+                changes.update(etag=poll.etag, last_modified=poll.last_modified, body_hash=poll.body_hash)
+                if poll.ttl_minutes is not None:
+                    changes["ttl_minutes"] = poll.ttl_minutes
+            if poll.new_items:
+                changes["last_new_story_at"] = poll.fetched_at
+            if poll.schedule is not None:
+                changes.update(
+                    poll_interval_seconds=int(poll.schedule.interval.total_seconds()),
+                    next_due_at=poll.schedule.next_due_at,
+                    failure_score=poll.schedule.failure_score,
+                    consecutive_failures=poll.schedule.consecutive_failures,
+                    suspended_reason=poll.schedule.suspended_reason,
+                )
             connection.execute(update(_table(Feed)).where(Feed.id == poll.feed_id).values(**changes))
         connection.execute(
             _insert(connection, _table(FetchEvent)),

@@ -83,3 +83,24 @@ def test_bad_format_timezone_and_since_are_one_line(seeded_url: str, capsys: pyt
         assert main([*args, "--database-url", seeded_url]) != 0
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_feeds_add_list_and_remove_keep_the_file_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("# my feeds\nfeeds:\n  - url: https://a.example/feed.xml\n    name: A\n", encoding="utf-8")
+    monkeypatch.setenv("PRESSWATCH_FEEDS_FILE", str(feeds))
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert main(["feeds", "add", "https://b.example/rss", "--name", "B"]) == 0
+    assert main(["feeds", "add", "https://b.example/rss"]) == 0
+    capsys.readouterr()
+    assert main(["feeds", "--format", "csv", "--database-url", url]) == 0
+    listed = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(row["name"], row["url"], row["last status"]) for row in listed] == [
+        ("A", "https://a.example/feed.xml", "never read"),
+        ("B", "https://b.example/rss", "never read"),
+    ]
+    assert main(["feeds", "remove", "https://a.example/feed.xml"]) == 0
+    assert feeds.read_text(encoding="utf-8") == "# my feeds\nfeeds:\n  - url: https://b.example/rss\n    name: B\n"
+    assert main(["feeds", "remove", "https://nope.example/"]) == 1
