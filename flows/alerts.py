@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import httpx
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from presswatch.errors import PresswatchError
 from presswatch.settings import load_settings
@@ -54,11 +54,17 @@ def post_alert(url: str, payload: dict[str, Any], timeout: float = 10.0) -> None
 
 @flow(name="spike-alerts")
 def spike_alerts(
-    days: int = 1,
+    days: Annotated[int, Field(ge=1, le=90)] = 1,
     webhook_url: SecretStr | None = None,
     database_url: SecretStr | None = None,
 ) -> list[dict[str, Any]]:
-    """Find spikes over the last `days` days (UTC), publish a markdown artifact, post JSON to the webhook."""
+    """Find spikes over the last `days` days (UTC), publish a markdown artifact, post JSON to the webhook.
+
+    Args:
+        days: How many days, ending today (UTC), to check for spikes (1-90).
+        webhook_url: Where to post the alert as JSON; empty uses PRESSWATCH_WEBHOOK_URL.
+        database_url: presswatch's database; empty uses the worker's PRESSWATCH_DATABASE_URL.
+    """
     logger = get_run_logger()
     settings = load_settings(database_url=database_url, webhook_url=webhook_url)
     engine = make_engine(settings.database_url.get_secret_value())

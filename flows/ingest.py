@@ -61,7 +61,12 @@ def _store_links(jobs: list[LinkJob], config: PassConfig, workers: int, batch_si
 
 @flow(name="ingest-urls")
 def ingest_urls(urls: UrlList, database_url: DatabaseUrl = None) -> PassSummary:
-    """Store and tag the given article URLs as stories (checked like any link: no private addresses)."""
+    """Store and tag the given article URLs as stories (checked like any link: no private addresses).
+
+    Args:
+        urls: One or more http(s) article URLs (at most 200).
+        database_url: presswatch's database; empty uses the worker's PRESSWATCH_DATABASE_URL.
+    """
     from extractors.urls import normalize_url
 
     settings = load_settings(database_url=database_url)
@@ -87,7 +92,12 @@ def backfill_feed(
     ],
     database_url: DatabaseUrl = None,
 ) -> PassSummary:
-    """Store every entry currently in one feed, whatever its age, ignoring the feed's conditional-GET state."""
+    """Store every entry currently in one feed, whatever its age, ignoring the feed's conditional-GET state.
+
+    Args:
+        feed_url: An http(s) feed URL; every entry it lists now is stored.
+        database_url: presswatch's database; empty uses the worker's PRESSWATCH_DATABASE_URL.
+    """
     settings = load_settings(database_url=database_url)
     prepare_database(settings)
     base = pass_config(settings)

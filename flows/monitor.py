@@ -91,7 +91,14 @@ def monitor_feeds(
         ),
     ] = False,
 ) -> PassSummary:
-    """Read the feeds in the feeds file, store new stories with their tags, and record what failed and why."""
+    """Read the feeds in the feeds file, store new stories with their tags, and record what failed and why.
+
+    Args:
+        feeds_file: YAML feeds file on the worker; empty uses PRESSWATCH_FEEDS_FILE.
+        database_url: presswatch's database; empty uses the worker's PRESSWATCH_DATABASE_URL.
+        workers: Processes that extract and tag in parallel (1-64).
+        only_due: Read only feeds whose adaptive polling interval has passed (the schedule sets this).
+    """
     try:
         return _monitor(feeds_file, database_url, workers, only_due)
     except PresswatchError as exc:

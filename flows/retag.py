@@ -70,7 +70,14 @@ def retag(
         SecretStr | None, Field(title="Database URL", description="Leave empty to use PRESSWATCH_DATABASE_URL.")
     ] = None,
 ) -> dict[str, Any]:
-    """Re-tag stored stories with the current watchlist and topic rules and report which tags changed."""
+    """Re-tag stored stories with the current watchlist and topic rules and report which tags changed.
+
+    Args:
+        entity: Only stories already tagged with this entity id (or its brands).
+        since: Only stories published at or after this time.
+        until: Only stories published at or before this time.
+        database_url: presswatch's database; empty uses the worker's PRESSWATCH_DATABASE_URL.
+    """
     settings = load_settings(database_url=database_url)
     engine = make_engine(settings.database_url.get_secret_value())
     try:
