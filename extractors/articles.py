@@ -1,85 +1,114 @@
-"""Turn one fetched article page into clean text and metadata (trafilatura plus our own boilerplate removal)."""
+"""Turn one fetched article page into clean text and metadata (trafilatura plus our own boilerplate removal).
+
+The steps: decode (`extractors.encoding`), parse, read the metadata from the whole page (title, author,
+site name, description, canonical URL, declared language, publication date from `extractors.dates`),
+prune boilerplate (`extractors.boilerplate`), extract the text with fallbacks (`extractors.fallback`),
+then judge it: language detected from the text (`extractors.language`), word count, and whether it
+looks cut short (a paywall or teaser).
+
+Limits: a page over `max_chars` characters is refused before it is parsed, and with ``timeout`` an
+extraction that runs longer is stopped (see `run_with_timeout` for how, and what it cannot stop).
+"""
 
 from __future__ import annotations
 
-import codecs
+import contextlib
+import ctypes
 import json
 import logging
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
+import htmldate
 import trafilatura
+from lxml import etree
 from lxml.html import HtmlElement
+from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_sitename, extract_title
 
-from extractors.boilerplate import clean_lines, normalize_space, prune_tree
+from extractors.boilerplate import normalize_space, prune_tree
+from extractors.dates import find_published, parse_timestamp
+from extractors.encoding import decode_html
+from extractors.fallback import SUMMARY_SHARE, TRAFILATURA, extract_text
+from extractors.language import choose_language
 from extractors.models import ExtractedArticle
 from extractors.urls import normalize_url
 from presswatch.errors import ExtractionError
 
-EXTRACTOR_NAME = f"trafilatura {trafilatura.__version__}"
+__all__ = ["extract_article", "parse_timestamp", "decode_html", "canonical_url", "page_language", "count_words"]
+
+EXTRACTOR_NAME = TRAFILATURA
+# Bump when a change to presswatch's own rules may change extracted text or metadata.
+RULES_VERSION = "2"
+EXTRACTOR_VERSION = f"presswatch-extract {RULES_VERSION}; {TRAFILATURA}; htmldate {htmldate.__version__}"
 # Below this many characters of article text the page is treated as having no article.
 MIN_TEXT_CHARS = 100
+# Larger than any article page (the fetcher's byte cap is 10 MB); a larger page is refused unparsed.
+DEFAULT_MAX_CHARS = 10_000_000
+# A page declared paywalled whose text is shorter than this is a teaser.
+_PAYWALL_TEASER_CHARS = 1500
 
 # trafilatura and htmldate log every discarded page at WARNING/ERROR; a failed page is reported to the
 # caller through ExtractionError instead, so keep their loggers from flooding the run's output.
 for _name in ("trafilatura", "htmldate"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
-_CHARSET_PARAM = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-# Labels that servers put on pages that are really UTF-8 more often than not.
-_LATIN_LABELS = frozenset({"iso8859-1", "latin-1", "cp1252", "ascii"})
-# UTF-7 can smuggle markup past filters; browsers refuse it too.
-_REFUSED_CODECS = frozenset({"utf-7"})
-
-_MAGIC = (
-    (b"%PDF-", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive (or office document)"),
-    (b"\x1f\x8b", "gzip-compressed data"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"RIFF", "a RIFF media file"),
-    (b"OggS", "an Ogg media file"),
-    (b"ID3", "an MP3 file"),
-    (b"\x7fELF", "an executable"),
-    (b"wOFF", "a web font"),
-)
-_NON_HTML_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip", "application/json")
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufffd]")
-
-_PUBLISHED_META = (
-    "article:published_time",
-    "og:article:published_time",
-    "article:published",
-    "datepublished",
-    "publishdate",
-    "publish-date",
-    "publish_date",
-    "pubdate",
-    "sailthru.date",
-    "parsely-pub-date",
-    "dc.date.issued",
-    "dcterms.issued",
-    "dc.date.created",
-    "dcterms.created",
-    "citation_publication_date",
-)
-_ISO_LIKE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT)?$"
-)
 _LANG_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*$")
-_EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_WORD = re.compile(r"\w+")
+# What a paywall or a teaser leaves at the end of the text it lets through.
+_CUT_MARKER = re.compile(
+    r"(?:subscribe|sign up|register|log ?in|sign in|join|become an? (?:member|subscriber)|start your"
+    r"(?: free)? trial)\b.{0,60}\b(?:to (?:continue|keep) reading|to read (?:the|this|more|on|full|the full"
+    r"|the rest)|for (?:full|unlimited|complete) access|to unlock|to access (?:this|the full))"
+    r"|\b(?:to continue reading|continue reading (?:with|your article)|read the (?:full|rest of the) (?:story"
+    r"|article)|the rest of this (?:story|article)|this (?:article|story|content) is (?:for|only available to"
+    r"|reserved for|exclusive to|available to) (?:paying |our )?(?:subscribers|members|premium)"
+    r"|(?:for )?subscribers only|already a (?:subscriber|member)\b)"
+    r"|weiterlesen mit|jetzt (?:abonnieren|weiterlesen)|abonnez-vous pour (?:lire|continuer)|la suite est réservée"
+    r"|(?:para )?(?:seguir|continuar) leyendo|suscríbete para|订阅后阅读|登录后阅读|付费阅读|阅读全文|剩余\d+%",
+    re.IGNORECASE,
+)
+_CUT_TAIL_LINES = 3
+_INERT_TAGS = ("style", "svg", "template", "iframe", "noscript", "link", "meta")
+_CUT_NOTICE_MAX = 300
+_PARAGRAPH_CHARS = 150
+
+T = TypeVar("T")
 
 
-def extract_article(html: bytes | str, url: str, *, content_type: str | None = None) -> ExtractedArticle:
+def extract_article(
+    html: bytes | str,
+    url: str,
+    *,
+    content_type: str | None = None,
+    feed_summary: str | None = None,
+    timeout: float | None = None,
+    max_chars: int | None = DEFAULT_MAX_CHARS,
+) -> ExtractedArticle:
     """Extract an article's main text and metadata from a page; raises ExtractionError when there is none."""
+    if max_chars is not None:
+        # Bytes are at least as many as the characters they decode to, at most four times as many.
+        size = len(html)
+        if size > max_chars * (4 if isinstance(html, bytes | bytearray | memoryview) else 1):
+            raise ExtractionError(f"page too large: {size:,} bytes (limit {max_chars:,} characters)")
+
+    def run() -> ExtractedArticle:
+        return _extract(html, url, content_type, feed_summary, max_chars)
+
+    return run() if timeout is None else run_with_timeout(run, timeout)
+
+
+def _extract(
+    html: bytes | str, url: str, content_type: str | None, feed_summary: str | None, max_chars: int | None
+) -> ExtractedArticle:
     url = normalize_url(url)
     text_html = decode_html(html, content_type)
+    if max_chars is not None and len(text_html) > max_chars:
+        raise ExtractionError(f"page too large: {len(text_html):,} characters (limit {max_chars:,})")
     try:
         tree = trafilatura.load_html(text_html)
     except Exception as err:  # lxml raises a handful of unrelated classes on hostile input
@@ -87,33 +116,28 @@ def extract_article(html: bytes | str, url: str, *, content_type: str | None = N
     if tree is None or len(tree) == 0:
         raise ExtractionError("not HTML: no document structure could be parsed")
     try:
-        return _extract_from_tree(tree, url)
+        return _extract_from_tree(tree, url, feed_summary)
     except ExtractionError:
         raise
     except Exception as err:  # third-party code must not crash the caller's loop (RecursionError included)
         raise ExtractionError(f"extraction failed: {type(err).__name__}: {err}") from err
 
 
-def _extract_from_tree(tree: HtmlElement, url: str) -> ExtractedArticle:
+def _extract_from_tree(tree: HtmlElement, url: str, feed_summary: str | None) -> ExtractedArticle:
     # Metadata is read from the whole page before pruning: bylines and dates may sit in pruned blocks.
-    meta = trafilatura.extract_metadata(tree, default_url=url, date_config=_date_config(), extensive=False)
-    published = published_from_markup(tree) or _date_only(meta.date)
+    meta = _metadata(tree)
+    published, date_source = find_published(tree)
     canonical = normalize_url(canonical_url(tree, url))
-    language = page_language(tree)
+    declared_language = page_language(tree)
+    paywalled = _declared_paywalled(tree)
+    _drop_inert(tree)
+    if not meta.author:
+        meta.author = extract_author(tree)
 
-    prune_tree(tree)
-    document = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        with_metadata=False,
-        include_comments=False,
-        favor_precision=True,
-        include_tables=True,
-        include_images=False,
-        include_links=False,
-    )
-    raw = document.text if isinstance(document, trafilatura.settings.Document) else None
-    text = clean_lines(raw or "", title=meta.title)
+    cut_notices: list[str] = []
+    prune_tree(tree, on_remove=lambda el: _note_cut_notice(el, cut_notices))
+    result = extract_text(tree, url, title=meta.title, feed_summary=feed_summary)
+    text = result.text
     if len(text) < MIN_TEXT_CHARS:
         found = f"only {len(text)} characters of text" if text else "no text"
         raise ExtractionError(f"no article text found: {found} (minimum {MIN_TEXT_CHARS})")
@@ -125,11 +149,47 @@ def _extract_from_tree(tree: HtmlElement, url: str) -> ExtractedArticle:
         title=_clean(meta.title),
         author=_clean(meta.author),
         published=published,
-        language=language,
+        language=choose_language(declared_language, text),
         sitename=_clean(meta.sitename) or readable_host(canonical) or readable_host(url),
         description=_clean(meta.description),
-        extractor=EXTRACTOR_NAME,
+        extractor=result.extractor,
+        date_source=date_source,
+        word_count=count_words(text),
+        # A paywall notice among the paragraphs means the text stops there, unless a fallback found more.
+        truncated=(bool(cut_notices) and result.extractor == EXTRACTOR_NAME)
+        or looks_truncated(text, result.raw, feed_summary, paywalled=paywalled),
+        extractor_version=EXTRACTOR_VERSION,
     )
+
+
+def _metadata(tree: HtmlElement) -> trafilatura.settings.Document:
+    # trafilatura's extract_metadata minus what presswatch does not store (categories, tags, licence, image)
+    # and minus its date search, which `extractors.dates` does with stricter rules: half the time. The
+    # author, when no <meta> or JSON-LD names one, is searched later in the page's markup.
+    meta = examine_meta(tree)
+    if meta.author and " " not in meta.author:
+        meta.author = None  # a handle or a URL, not a name
+    # trafilatura's JSON-LD reader has failed on odd documents; the <meta> values then stand.
+    with contextlib.suppress(Exception):
+        meta = extract_meta_json(tree, meta)
+    if not meta.title:
+        meta.title = extract_title(tree)
+    if not meta.sitename:
+        meta.sitename = extract_sitename(tree)
+    if meta.sitename:
+        meta.sitename = meta.sitename.lstrip("@")
+        if "." not in meta.sitename and not meta.sitename[:1].isupper():
+            meta.sitename = meta.sitename.title()
+    return meta
+
+
+def _drop_inert(tree: HtmlElement) -> None:
+    # Scripts, styles, SVG drawings and head links are a fifth of a typical page's elements and never
+    # article text; every later step walks the tree (trafilatura copies it twice), so they go once their
+    # metadata has been read. JSON scripts stay: the fallback extractor reads articleBody from JSON-LD.
+    etree.strip_elements(tree, *_INERT_TAGS, with_tail=False)
+    for script in [s for s in tree.iter("script") if "json" not in (s.get("type") or "").lower()]:
+        script.drop_tree()
 
 
 def _clean(value: str | None) -> str | None:
@@ -139,166 +199,127 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def _date_config() -> dict[str, Any]:
-    # Publication date only, from markup only: no free-text search that could pick up a copyright
-    # year or a date quoted in the story; htmldate never falls back to the extraction date itself.
-    return {
-        "original_date": True,
-        "extensive_search": False,
-        "max_date": (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d"),
-    }
-
-
 # ---------------------------------------------------------------------------------------------------------------
-# Decoding
+# Quality flags
 
 
-def decode_html(html: bytes | str, content_type: str | None = None) -> str:
-    """Decode a page: BOM, then the Content-Type charset, then <meta charset>, then UTF-8 with replacement."""
-    if isinstance(html, str):
-        text = html
-    else:
-        html = bytes(html)  # also accepts bytearray and memoryview
-        if not html.strip():
-            raise ExtractionError("empty page")
-        head = html.lstrip()[:8]
-        for magic, what in _MAGIC:
-            if head.startswith(magic):
-                raise ExtractionError(f"not HTML: the bytes are {what}")
-        text = _decode_bytes(html, content_type)
-    if not text.strip():
-        raise ExtractionError("empty page")
-    mime = (content_type or "").split(";", 1)[0].strip().lower()
-    if mime.startswith(_NON_HTML_TYPES):
-        raise ExtractionError(f"not HTML: content type {mime}")
-    sample = text[:4096]
-    if len(_CONTROL.findall(sample)) > 0.05 * len(sample):
-        raise ExtractionError("not HTML: the page is binary data")
-    return text
+def count_words(text: str) -> int:
+    """Words in a text: runs of letters and digits, each CJK character counting as one word."""
+    cjk = len(_CJK_CHAR.findall(text))
+    rest = _CJK_CHAR.sub(" ", text) if cjk else text
+    return cjk + len(_WORD.findall(rest))
 
 
-def _decode_bytes(data: bytes, content_type: str | None) -> str:
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            return data.decode(codec, errors="replace")
-    declared = None
-    if content_type:
-        match = _CHARSET_PARAM.search(content_type.encode("ascii", "ignore"))
-        declared = _codec(match.group(1)) if match else None
-    if declared is None:
-        match = _META_CHARSET.search(data[:4096])
-        declared = _codec(match.group(1)) if match else None
-        if declared is not None and declared.startswith(("utf-16", "utf-32")):
-            # A <meta> readable as ASCII cannot be in UTF-16/32: browsers read such pages as UTF-8.
-            declared = "utf-8"
-    if declared is None:
-        return data.decode("utf-8", errors="replace")
-    if declared in _LATIN_LABELS and not data.isascii():
-        # "iso-8859-1" on a page whose bytes are valid UTF-8 is a mislabel: real Latin-1 text almost
-        # never forms valid multi-byte UTF-8 sequences.
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            # Browsers read Latin-1 labels as windows-1252 (curly quotes live in 0x80-0x9f).
-            return data.decode("cp1252", errors="replace")
-    try:
-        return data.decode(declared)
-    except UnicodeDecodeError:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data.decode(declared, errors="replace")
+def looks_truncated(text: str, raw: str = "", feed_summary: str | None = None, *, paywalled: bool = False) -> bool:
+    """Whether the text looks cut: a paywall marker at its end, much shorter than the feed summary, a paywall teaser."""
+    tail = [line for line in (raw or text).splitlines() if line.strip()][-_CUT_TAIL_LINES:]
+    if any(_CUT_MARKER.search(line) for line in tail):
+        return True
+    lines = text.splitlines()
+    if lines and _CUT_MARKER.search(lines[-1]):
+        return True
+    if feed_summary and len(text) < SUMMARY_SHARE * len(normalize_space(feed_summary)):
+        return True
+    return paywalled and len(text) < _PAYWALL_TEASER_CHARS
 
 
-def _codec(label: bytes) -> str | None:
-    name = label.decode("ascii", "ignore").strip().lower()
-    try:
-        codec = codecs.lookup(name).name
-        b"".decode(codec)  # rejects bytes-to-bytes codecs such as base64
-    except (LookupError, ValueError, TypeError):
-        return None
-    if codec in _REFUSED_CODECS:
-        return None
-    return codec
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Metadata
-
-
-def published_from_markup(tree: HtmlElement) -> datetime | None:
-    """The publication time the page declares in its <meta> tags, JSON-LD or <time itemprop>, as UTC."""
-    for value in _published_candidates(tree):
-        parsed = parse_timestamp(value)
-        if parsed is not None and _EARLIEST <= parsed <= datetime.now(UTC) + timedelta(days=1):
-            return parsed
-    return None
-
-
-def _published_candidates(tree: HtmlElement) -> Iterator[str]:
-    by_key: dict[str, str] = {}
-    for meta in tree.iter("meta"):
-        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").strip().lower()
-        content = meta.get("content")
-        if key in _PUBLISHED_META and content and key not in by_key:
-            by_key[key] = content
-    for key in _PUBLISHED_META:
-        if key in by_key:
-            yield by_key[key]
-    for script in tree.iter("script"):
-        if (script.get("type") or "").strip().lower() == "application/ld+json" and script.text:
-            try:
-                data = json.loads(script.text)
-            except ValueError:
-                continue
-            yield from _jsonld_dates(data, depth=0)
-    for time in tree.iter("time"):
-        if time.get("itemprop", "").lower() == "datepublished" or time.get("pubdate") is not None:
-            value = time.get("datetime")
-            if value:
-                yield value
-
-
-def _jsonld_dates(data: object, depth: int) -> Iterator[str]:
-    if depth > 5:
+def _note_cut_notice(el: HtmlElement, found: list[str]) -> None:
+    # A paywall notice removed as boilerplate still says the story is cut, when it sat among the story's
+    # paragraphs (the same notice in a site-wide banner says nothing about this story).
+    text = normalize_space(el.text_content())
+    if len(text) > _CUT_NOTICE_MAX or not _CUT_MARKER.search(text):
         return
-    if isinstance(data, list):
-        for item in data:
-            yield from _jsonld_dates(item, depth + 1)
-    elif isinstance(data, dict):
-        value = data.get("datePublished")
-        if isinstance(value, str):
-            yield value
-        graph = data.get("@graph")
-        if graph is not None:
-            yield from _jsonld_dates(graph, depth + 1)
+    parent = el.getparent()
+    if parent is not None and any(
+        p is not el and len(p.text_content()) > _PARAGRAPH_CHARS for p in parent.iter("p")
+    ):
+        found.append(text)
 
 
-def parse_timestamp(value: str) -> datetime | None:
-    """Parse an ISO 8601 timestamp to an aware UTC datetime; naive times are read as UTC, dates as midnight."""
-    value = value.strip()
-    if not _ISO_LIKE.match(value):
-        return None
-    value = value.replace(",", ".")
-    if value.endswith(("UTC", "GMT")):
-        value = value[:-3].rstrip() + "+00:00"
+def _declared_paywalled(tree: HtmlElement) -> bool:
+    # schema.org's paywall markup: "isAccessibleForFree": false on the page's article.
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json" or not script.text:
+            continue
+        if "isAccessibleForFree" not in script.text:
+            continue
+        try:
+            data = json.loads(script.text)
+        except ValueError:
+            continue
+        for item in data if isinstance(data, list) else [data]:
+            if isinstance(item, dict) and str(item.get("isAccessibleForFree", "")).strip().lower() == "false":
+                return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Time limit
+
+
+class _Timeout(BaseException):
+    """Raised inside the extracting thread when its time is up (a BaseException: no `except Exception` eats it)."""
+
+
+def run_with_timeout(fn: Callable[[], T], seconds: float) -> T:
+    """Run fn in this thread; if it takes longer than `seconds`, stop it with ExtractionError.
+
+    A watchdog timer thread raises an exception asynchronously in the calling thread when time is up
+    (CPython's PyThreadState_SetAsyncExc). This works in any thread, unlike signal.setitimer (main thread
+    only), so it works inside a Prefect task on a worker thread or in a process-pool worker, and costs
+    nothing while the work runs. The exception lands between two Python bytecodes: a single long call
+    into C (lxml parsing one huge document) finishes first, which is why oversized pages are refused
+    before parsing.
+    """
+    if seconds <= 0:
+        raise ValueError("timeout must be positive")
+    watchdog = _Watchdog(threading.get_ident(), seconds)
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        try:
+            watchdog.start()
+            return fn()
+        finally:
+            watchdog.disarm()
+    except _Timeout:
+        raise ExtractionError(f"extraction took longer than {seconds:g} s") from None
 
 
-def _date_only(value: str | None) -> datetime | None:
-    # htmldate returns YYYY-MM-DD: a day the page states, kept as midnight UTC of that day.
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        return None
+class _Watchdog:
+    def __init__(self, thread_id: int, seconds: float) -> None:
+        self._thread_id = thread_id
+        self._lock = threading.Lock()
+        self._armed = True
+        self._fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._armed:
+                self._fired = True
+                _async_raise(self._thread_id, _Timeout)
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed = False
+            fired = self._fired
+        self._timer.cancel()
+        if fired:
+            # The exception may still be pending (not yet delivered): withdraw it and raise it here, so
+            # it can never surface later in the caller's code.
+            _async_raise(self._thread_id, None)
+            raise _Timeout
+
+
+def _async_raise(thread_id: int, exc: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc else None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Page metadata
 
 
 def canonical_url(tree: HtmlElement, url: str) -> str:
@@ -364,3 +385,8 @@ def readable_host(url: str) -> str | None:
     if not host:
         return None
     return host.removeprefix("www.")
+
+
+def published_from_markup(tree: HtmlElement) -> datetime | None:
+    """The publication time the page declares in JSON-LD, <meta> or <time> (no htmldate search), as UTC."""
+    return find_published(tree, search_markup=False)[0]
