@@ -41,6 +41,10 @@ def extract_source(source: str, settings: Settings) -> dict[str, Any]:
         "language": article.language,
         "sitename": article.sitename,
         "text": article.text,
+        "date_source": article.date_source,
+        "word_count": article.word_count,
+        "truncated": article.truncated,
+        "extractor": article.extractor,
         "entities": [
             {"id": t.entity_id, "name": t.name, "kind": t.kind, "mentions": t.mentions, "in_title": t.in_title}
             for t in tags

@@ -20,6 +20,7 @@ from spacy.language import Language
 
 from extractors.analysis import analyze
 from extractors.articles import extract_article
+from extractors.dates import FEED as FEED_DATE
 from extractors.discovery import load_ner_model
 from extractors.feeds import parse_feed
 from extractors.models import FeedEntry, Watchlist
@@ -38,6 +39,7 @@ from storage.writes import FeedPoll, LinkFailure, Story, store_batch
 T = TypeVar("T")
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+EXTRACTION_TIMEOUT = 30.0  # seconds; trafilatura has no limit of its own
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 # The note parse_feed appends (last) when entries had no usable link; it says nothing about damage.
 _DROPPED_NOTE = re.compile(r"(?:^|; )\d+ of \d+ entries dropped: [^;]*$")
@@ -83,6 +85,7 @@ class LinkJob:
     feed_id: int | None
     feed_url: str | None = None
     feed_published: datetime | None = None
+    feed_summary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,11 +193,17 @@ def story_from_link(
         kind = result.content_type or "unknown type"
         return LinkFailure(link, job.feed_id, "not_html", f"not an HTML page ({kind})", result.status)
     try:
-        article = extract_article(result.body, normalize_url(result.final_url), content_type=result.content_type)
+        article = extract_article(
+            result.body,
+            normalize_url(result.final_url),
+            content_type=result.content_type,
+            feed_summary=job.feed_summary,
+            timeout=EXTRACTION_TIMEOUT,
+        )
     except ExtractionError as exc:
         return LinkFailure(link, job.feed_id, "extraction_error", str(exc), result.status)
     if article.published is None and job.feed_published is not None:
-        article = replace(article, published=job.feed_published)
+        article = replace(article, published=job.feed_published, date_source=FEED_DATE)
     analysis = analyze(article.title, article.text, watchlist, topics, ner)
     return Story(
         link,
@@ -253,7 +262,7 @@ def new_link_jobs(results: Sequence[FeedResult], feed_urls: dict[int, str], know
             if entry.link in known or entry.link in jobs:
                 continue
             feed_id = result.poll.feed_id
-            jobs[entry.link] = LinkJob(entry.link, feed_id, feed_urls.get(feed_id), entry.published)
+            jobs[entry.link] = LinkJob(entry.link, feed_id, feed_urls.get(feed_id), entry.published, entry.summary)
     return list(jobs.values())
 
 

@@ -77,6 +77,10 @@ def test_extract_json_prints_one_object_per_input(capsys: pytest.CaptureFixture[
         "sitename",
         "text",
         "entities",
+        "date_source",
+        "word_count",
+        "truncated",
+        "extractor",
     }
     assert record["canonical_url"] == EXPECTED["canonical_url"]
     assert record["published"] == "2025-03-14T08:30:00+00:00"
@@ -108,7 +112,7 @@ def test_run_prints_the_stored_story_then_says_nothing_new(
     assert "Pacific Wire" in first and "2025-03-14 08:30" in first and "Stored 1 new story" in first
     assert main(["run", "--feeds", feeds, "--database-url", sqlite_url]) == 0
     second = capsys.readouterr().out
-    assert "No new stories" in second and "1 link(s) already stored" in second
+    assert "No new stories" in second and "1 not modified" in second  # same body: nothing to look at
     engine = make_engine(sqlite_url)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM articles")).scalar_one() == 1

@@ -56,6 +56,7 @@ def test_custom_run_from_the_ui_form_stores_the_story(
         with playwright.sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(90_000)  # a loaded 2-core machine renders slowly
             page.goto(ui + "/")
             page.get_by_role("link", name="Deployments").click()
             page.get_by_role("link", name="ingest-urls").first.click(timeout=60_000)
@@ -64,7 +65,7 @@ def test_custom_run_from_the_ui_form_stores_the_story(
             page.get_by_role("button", name="Add item").click()
             page.locator("textarea").first.fill(httpserver.url_for("/ui-story.html"))
             page.get_by_role("button", name="Submit").click()
-            page.get_by_text("Completed").first.wait_for(timeout=120_000)
+            page.get_by_text("Completed").first.wait_for(timeout=240_000)
             page.screenshot(path=str(screenshot), full_page=True)
             browser.close()
     finally:
