@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Failed
-from prefect.task_runners import ProcessPoolTaskRunner
 from pydantic import Field, SecretStr
 
 from extractors.topics import load_topics
 from extractors.watchlist import load_watchlist, spellings
 from fetcher import host_key
 from fetcher.schedule import is_due
+from flows.runner import run_link_batches
 from flows.steps import (
     BatchReport,
     FeedJob,
@@ -28,7 +28,7 @@ from flows.steps import (
     pass_config,
 )
 from flows.summary import PassSummary, Problem
-from flows.tasks import poll_feeds_task, process_links_task
+from flows.tasks import poll_feeds_task
 from presswatch.errors import PresswatchError, StorageError
 from presswatch.feedlist import load_feed_list
 from presswatch.settings import Settings, load_settings
@@ -51,25 +51,6 @@ def prepare_database(settings: Settings) -> None:
         sync_vocabulary(engine, spellings(watchlist), load_topics(settings.topics_file))
     finally:
         engine.dispose()
-
-
-def _run_link_batches(
-    batches: list[list[LinkJob]], config: PassConfig, workers: int
-) -> list[BatchReport | BaseException]:
-    """Run the batches, across processes when there is enough work to pay for starting them."""
-    if workers > 1 and len(batches) > 1:
-        with ProcessPoolTaskRunner(max_workers=min(workers, len(batches))) as runner:
-            pooled = [runner.submit(process_links_task, {"jobs": batch, "config": config}) for batch in batches]
-            return [_outcome(future) for future in pooled]
-    threaded = [process_links_task.submit(batch, config) for batch in batches]
-    return [_outcome(future) for future in threaded]
-
-
-def _outcome(future: Any) -> Any:
-    try:
-        return future.result()
-    except Exception as exc:  # noqa: BLE001 - one batch failing must not lose the others' results
-        return exc
 
 
 @flow(name="monitor-feeds", log_prints=True)
@@ -133,7 +114,7 @@ def _monitor(
         jobs = new_link_jobs(results, feed_urls, known)
         batches = chunks(jobs, settings.batch_size)
         logger.info("%d feed(s) polled, %d new link(s) in %d batch(es)", len(results), len(jobs), len(batches))
-        reports = _run_link_batches(batches, config, settings.workers)
+        reports = run_link_batches(batches, config, settings.workers)
         summary = _summarize(results, all_links, known, batches, reports)
         summary.feeds_not_due = len(feeds) - len(due)
         states = {f.id: f for f in feeds}

@@ -183,3 +183,23 @@ def test_seed_pass_on_postgresql_is_idempotent(
         assert connection.execute(text("SELECT count(*) FROM articles")).scalar_one() == 1
     assert SEED_COMPANIES <= companies
     engine.dispose()
+
+
+def test_several_batches_run_in_worker_processes_and_all_stories_land(
+    seed_site: HTTPServer, feeds_file: Callable[..., Path], sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = (FIXTURE / "jack-ma-comeback.html").read_bytes()
+    links = []
+    for n in range(4):
+        seed_site.expect_request(f"/s{n}.html").respond_with_data(
+            page.replace(b"jack-ma-comeback-alibaba-ai", f"story-{n}".encode()), content_type="text/html"
+        )
+        links.append(seed_site.url_for(f"/s{n}.html"))
+    seed_site.expect_request("/many.xml").respond_with_data(rss(*links), content_type="application/rss+xml")
+    monkeypatch.setenv("PRESSWATCH_BATCH_SIZE", "2")  # two batches: the process pool is used
+    summary = run_pass(feeds_file(seed_site.url_for("/many.xml")), sqlite_url, workers=2)
+    assert summary.stories_stored == 4 and summary.links_failed == []
+    engine = make_engine(sqlite_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(DISTINCT article_id) FROM mentions")).scalar_one() == 4
+    engine.dispose()
