@@ -104,27 +104,32 @@ class CommandExample:
 
 
 def doc_text() -> str:
+    """docs/schema.md as text."""
     return DOC.read_text(encoding="utf-8")
 
 
 def blocks(document: str) -> list[Block]:
+    """Every fenced block, in order."""
     return [
         Block(m.group(1).strip(), m.group(2), document.count("\n", 0, m.start()) + 1) for m in FENCE.finditer(document)
     ]
 
 
 def split_row(line: str) -> list[str]:
+    """The cells of one pipe-table row (`\\|` is a literal bar)."""
     cells = re.split(r"(?<!\\)\|", line.strip().strip("|"))
     return [cell.strip().replace("\\|", "|") for cell in cells]
 
 
 def pipe_table(lines: list[str]) -> tuple[list[str], list[list[str]]]:
+    """A markdown pipe table's header and rows."""
     rows = [line for line in lines if line.strip().startswith("|")]
     assert len(rows) >= 2 and set(rows[1].replace("|", "").strip()) <= set("-: "), f"not a pipe table: {lines[:2]}"
     return split_row(rows[0]), [split_row(row) for row in rows[2:]]
 
 
 def examples() -> tuple[list[QueryExample], list[CommandExample]]:
+    """Every documented query and command with its documented result."""
     found = blocks(doc_text())
     queries: list[QueryExample] = []
     commands: list[CommandExample] = []
@@ -165,6 +170,7 @@ def section(document: str, heading: str) -> list[str]:
 
 
 def table_after(document: str, heading: str) -> tuple[list[str], list[list[str]]]:
+    """The first pipe table under a heading."""
     lines = section(document, heading)
     first = next(i for i, line in enumerate(lines) if line.startswith("|"))
     last = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
@@ -172,23 +178,28 @@ def table_after(document: str, heading: str) -> tuple[list[str], list[list[str]]
 
 
 def records(document: str, heading: str) -> list[dict[str, str]]:
+    """The first pipe table under a heading, one dict per row."""
     header, rows = table_after(document, heading)
     return [dict(zip(header, row, strict=True)) for row in rows]
 
 
 def utc(value: str) -> datetime:
+    """A documented `YYYY-MM-DD HH:MM` UTC time."""
     return datetime.strptime(value, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
 
 
 def optional(value: str) -> str | None:
+    """An empty or `—` cell as None."""
     return None if value in ("", "—") else value
 
 
 def words(value: str) -> tuple[str, ...]:
+    """A comma-separated cell as a tuple."""
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def yes(value: str) -> bool:
+    """A yes/no cell."""
     assert value in ("yes", "no"), value
     return value == "yes"
 
@@ -411,6 +422,7 @@ def test_every_documented_command_prints_the_documented_output(
 
 
 def documented_columns(document: str, name: str) -> list[dict[str, str]]:
+    """The column table under a table's or view's heading."""
     headings = [line for line in document.splitlines() if re.match(rf"^### `{name}`", line)]
     assert len(headings) == 1, f"docs/schema.md needs one '### `{name}`' heading, found {headings}"
     columns = records(document, headings[0])
