@@ -22,6 +22,7 @@ from typing import Any
 
 STAGE_DIR_ENV = "PRESSWATCH_BENCH_STAGE_DIR"
 WORK_STAGES = ("fetch", "extract", "tag", "store")
+PREFECT_SERVER = "Prefect server(s)"
 
 
 # --- the process tree: memory sampled from /proc, CPU time from rusage and /proc -----------------------
@@ -54,7 +55,7 @@ def _kind(pid: int) -> str:
     except OSError:
         return "other"
     if b"uvicorn" in command:
-        return "Prefect server(s)"
+        return PREFECT_SERVER
     if b"multiprocessing" in command or command == Path("/proc/self/cmdline").read_bytes():
         return "worker processes"  # spawned (its command line says so) or forked (the same as ours)
     return "other"
@@ -83,7 +84,9 @@ def _reaped_cpu_seconds() -> float:
 
 
 class TreeProbe:
-    """Peak memory and CPU time of this process and its descendants (minus `exclude`) while the block runs.
+    """Peak memory and CPU time of this process and its descendants while the block runs.
+
+    Left out: the processes in `exclude` and those of `exclude_kinds` (see `_kind`), with their descendants.
 
     Memory is sampled in a thread: RSS summed over processes counts shared pages once per process (an
     upper bound, inflated by fork); PSS splits shared pages between their users, so its sum is the
@@ -92,8 +95,11 @@ class TreeProbe:
     CPU seconds hardly change when other programs load the machine; wall time does.
     """
 
-    def __init__(self, exclude: Sequence[int | None] = (), interval: float = 0.2) -> None:
+    def __init__(
+        self, exclude: Sequence[int | None] = (), exclude_kinds: Sequence[str] = (), interval: float = 0.2
+    ) -> None:
         self._exclude = {pid for pid in exclude if pid}
+        self._exclude_kinds = set(exclude_kinds)
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tree-probe", daemon=True)
@@ -116,7 +122,9 @@ class TreeProbe:
         found, pending = [], list(children.get(os.getpid(), []))
         while pending:
             pid = pending.pop()
-            if pid not in self._exclude:
+            if pid not in self._kinds:
+                self._kinds[pid] = _kind(pid)
+            if pid not in self._exclude and self._kinds[pid] not in self._exclude_kinds:
                 found.append(pid)
                 pending.extend(children.get(pid, []))
         return found, sum(processes[pid][1] + processes[pid][2] for pid in found), processes
@@ -124,9 +132,8 @@ class TreeProbe:
     def sample(self) -> None:
         """Take one sample of the tree's memory, and of each process's own CPU seconds, now."""
         descendants, _, processes = self._descendants()
+        self._kinds.setdefault(os.getpid(), _kind(os.getpid()))
         for pid in [os.getpid(), *descendants]:
-            if pid not in self._kinds:
-                self._kinds[pid] = _kind(pid)
             self._last_cpu[pid] = processes[pid][1]
         sizes = [_rss_pss_kb(pid) for pid in [os.getpid(), *descendants]]
         self.peak_rss_kb = max(self.peak_rss_kb, sum(rss for rss, _ in sizes))

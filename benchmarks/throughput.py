@@ -1,6 +1,8 @@
 """Throughput of a monitoring pass against the bare libraries it is made of, over real pages served on loopback.
 
 Usage: ``.venv/bin/python benchmarks/throughput.py [--n 500] [--pages corpus|generated] [--skip-flow] [--json]``
+(``--help`` lists the rest: ``--repeat``, ``--workers``, ``--start-method``, ``--workdir`` ...). docs/performance.md
+has the figures and how to read them.
 
 Variants, each into a fresh SQLite file, over the same N pages listed in the same feeds:
 
@@ -9,9 +11,10 @@ Variants, each into a fresh SQLite file, over the same N pages listed in the sam
 - presswatch steps, no Prefect: ``flows.steps`` (the pass's own functions) in 2 forked processes;
 - the Prefect pass: ``flows.monitor.monitor_feeds`` in ephemeral mode, timed apart from the server's first start.
 
-Stage times of presswatch code come from timers wrapped around ``flows.steps`` functions at run time (the
-flow's code is not changed); in Prefect's spawned workers they are installed when the worker imports this
-script as ``__mp_main__``.
+Each variant gets its wall time, CPU seconds and peak memory of the process tree (``benchmarks.probes``), and
+wall and CPU seconds per stage (feeds, fetch, extract, tag, store, other). Stage times of presswatch code come
+from timers wrapped around ``flows.steps`` functions at run time (the flow's code is not changed); in Prefect's
+spawned workers they are installed when the worker imports this script as ``__mp_main__``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from spacy.language import Language  # noqa: E402
 
 from benchmarks.loopback import CORPUS_DIR, LoopbackSite, Site, corpus_pages, generated_pages  # noqa: E402
 from benchmarks.probes import (  # noqa: E402
+    PREFECT_SERVER,
     STAGE_DIR_ENV,
     StageClock,
     TreeProbe,
@@ -58,14 +62,12 @@ from benchmarks.probes import (  # noqa: E402
     timers_installed,
 )
 from extractors.watchlist import load_watchlist  # noqa: E402
-from presswatch.settings import SEEDS_DIR, load_settings  # noqa: E402
+from presswatch.settings import load_settings  # noqa: E402
 
-WATCHLIST_FILE = str(SEEDS_DIR / "watchlist.yaml")
 BARE_USER_AGENT = "presswatch-benchmark/0.1"
 STAGES = ("feeds", "fetch", "extract", "tag", "store", "other")
 SHIPPED_PASS = "Prefect pass (server already up)"
 COLD_PASS = "Prefect pass (incl. first server start)"
-SHARED_API_PASS = "Prefect pass, workers share the API (fix)"
 STEPS = "presswatch steps, no Prefect"
 ISSUE_2_TARGET = 0.5  # pass / bare loop in 1 process
 ISSUE_9_TARGET = 0.9  # pass / bare loop in 2 processes
@@ -246,7 +248,15 @@ def run_bare(
     size = -(-len(links) // processes)
     parts = [links[start : start + size] for start in range(0, len(links), size)]
     with ProcessPoolExecutor(len(parts), mp_context=_context(start_method)) as pool:
-        reports = list(pool.map(bare_worker, parts, repeat(database_url), repeat(WATCHLIST_FILE), repeat(batch_size)))
+        reports = list(
+            pool.map(
+                bare_worker,
+                parts,
+                repeat(database_url),
+                repeat(str(load_settings().watchlist_file)),
+                repeat(batch_size),
+            )
+        )
     seconds = time.perf_counter() - started
     for _, wall, cpu in reports:
         for name in STAGES[1:]:
@@ -339,24 +349,14 @@ def start_prefect() -> dict[str, Any]:
     }
 
 
-def run_flow_pass(
-    feeds_file: Path, database_url: str, stage_dir: str, workers: int, share_api: bool = False
-) -> VariantResult:
-    """One `monitor_feeds` pass in ephemeral mode (call `start_prefect` first).
-
-    With `share_api`, the process-pool workers are told the parent's ephemeral server URL through the
-    environment they inherit, instead of each starting a temporary server of its own (the fix to measure).
-    """
-    from prefect.server.api.server import SubprocessASGIServer
+def run_flow_pass(feeds_file: Path, database_url: str, stage_dir: str, workers: int) -> VariantResult:
+    """One `monitor_feeds` pass in ephemeral mode (call `start_prefect` first)."""
     from pydantic import SecretStr
 
     install_stage_timers(stage_dir)
     from flows.monitor import monitor_feeds
 
-    extra_env = {STAGE_DIR_ENV: stage_dir}  # read by Prefect's spawned workers when they import this script
-    if share_api:
-        extra_env["PREFECT_API_URL"] = SubprocessASGIServer().api_url
-    os.environ.update(extra_env)
+    os.environ[STAGE_DIR_ENV] = stage_dir  # read by Prefect's spawned workers when they import this script
     try:
         started = time.perf_counter()
         state = monitor_feeds(
@@ -364,13 +364,11 @@ def run_flow_pass(
         )
         seconds = time.perf_counter() - started
     finally:
-        for key in extra_env:
-            os.environ.pop(key, None)
+        os.environ.pop(STAGE_DIR_ENV, None)
     summary = state.result()
     stages, stages_cpu, link_processes = read_stage_totals(stage_dir)
-    name = SHARED_API_PASS if share_api else SHIPPED_PASS
     result = VariantResult(
-        name, workers, _count_rows(database_url, "articles"), seconds, stages=stages, stages_cpu=stages_cpu
+        SHIPPED_PASS, workers, _count_rows(database_url, "articles"), seconds, stages=stages, stages_cpu=stages_cpu
     )
     batches = -(-summary.links_seen // load_settings().batch_size)
     result.notes.update(
@@ -412,7 +410,6 @@ class Options:
     workers: int = 2
     skip_flow: bool = False
     skip_steps: bool = False
-    probe_shared_api: bool = True
     start_method: str = "fork"
     workdir: Path | None = None
     repeat: int = 1
@@ -434,7 +431,9 @@ def run_benchmark(options: Options) -> dict[str, Any]:
             print(f"serving {options.count} pages in {len(site.feed_urls)} feeds at {site.base_url}", file=sys.stderr)
 
             def measured(run: Callable[..., VariantResult], *args: Any) -> None:
-                with TreeProbe(exclude=[server.pid]) as probe:
+                # Prefect's server, once started, idles on in later rounds: it is not part of the other variants.
+                others = () if run is run_flow_pass else (PREFECT_SERVER,)
+                with TreeProbe(exclude=[server.pid], exclude_kinds=others) as probe:
                     result = run(*args)
                 result.peak_rss_mb, result.peak_pss_mb = probe.peaks_mb
                 result.cpu_seconds = probe.cpu_seconds
@@ -457,8 +456,6 @@ def run_benchmark(options: Options) -> dict[str, Any]:
                 if not options.skip_flow:
                     prefect_start = prefect_start or start_prefect()
                     measured(run_flow_pass, feeds_file, *fresh("flow"), options.workers)
-                    if options.probe_shared_api:
-                        measured(run_flow_pass, feeds_file, *fresh("flow-shared-api"), options.workers, True)
     finally:
         if options.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -491,7 +488,6 @@ def _report(variants: list[VariantResult], config: dict[str, Any], prefect_start
     for name, key in (
         (SHIPPED_PASS, "pass"),
         (COLD_PASS, "pass_incl_server_start"),
-        (SHARED_API_PASS, "pass_shared_api"),
         (STEPS, "steps"),
     ):
         for bare, suffix in (("bare loop, 1 process", "1_process"), ("bare loop, 2 processes", "2_processes")):
@@ -570,7 +566,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="processes of the pass and of the steps variant")
     parser.add_argument("--skip-flow", action="store_true", help="leave out the Prefect passes")
     parser.add_argument("--skip-steps", action="store_true", help="leave out presswatch's steps without Prefect")
-    parser.add_argument("--no-shared-api-probe", action="store_true", help="leave out the pass with the API fix")
     parser.add_argument(
         "--start-method", choices=("fork", "forkserver", "spawn"), default="fork", help="of the bare and steps variants"
     )
@@ -587,7 +582,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         workers=args.workers,
         skip_flow=args.skip_flow,
         skip_steps=args.skip_steps,
-        probe_shared_api=not args.no_shared_api_probe,
         start_method=args.start_method,
         workdir=args.workdir,
         repeat=args.repeat,

@@ -77,7 +77,7 @@ def test_script_runs_a_prefect_pass_and_reports_every_variant_as_json(tmp_path: 
     }
     env.pop("PREFECT_API_URL", None)  # ephemeral mode, as `presswatch run` uses by default
     command = [sys.executable, str(REPO / "benchmarks" / "throughput.py"), "--n", str(N), "--pages", "generated"]
-    command += ["--per-feed", str(PER_FEED), "--skip-steps", "--no-shared-api-probe", "--json"]
+    command += ["--per-feed", str(PER_FEED), "--skip-steps", "--json"]
     command += ["--workdir", str(tmp_path / "work")]
     finished = subprocess.run(command, capture_output=True, text=True, env=env, timeout=150, check=False)
     assert finished.returncode == 0, finished.stderr[-3000:]
