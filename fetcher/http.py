@@ -400,6 +400,7 @@ def _hop(
             status = retry.error.status
             if gate is not None and status in SLOW_DOWN_STATUSES:
                 gate.slow_down(host, retry.retry_after)
+            retry.error.retry_after = retry.retry_after
             if attempt >= policy.retries:
                 raise retry.error from None
             if retry.retry_after is not None and retry.retry_after > policy.max_retry_after:
@@ -407,6 +408,7 @@ def _hop(
                     retry.error.outcome,
                     f"{retry.error.reason} (asked to retry after {_secs(retry.retry_after)})",
                     status,
+                    retry_after=retry.retry_after,
                 ) from None
             wait = max(retry.retry_after or 0.0, policy.backoff * 2**attempt)
             if wait >= deadline.remaining():

@@ -131,7 +131,7 @@ def poll_feed(client: httpx.Client, job: FeedJob, config: PassConfig, gate: Host
             client, job.url, config, gate, etag=job.etag, last_modified=job.last_modified, accept=FEED_ACCEPT
         )
     except FetchError as exc:
-        return FeedResult(poll(exc.outcome, exc.reason, exc.status))
+        return FeedResult(replace(poll(exc.outcome, exc.reason, exc.status), retry_after=exc.retry_after))
     if result.status == 304:
         return FeedResult(poll("not_modified", "not modified since the last read (HTTP 304)", 304))
     digest = hashlib.sha256(result.body).hexdigest()
@@ -301,5 +301,10 @@ def next_schedule(poll: FeedPoll, state: FeedSchedule, ttl_minutes: int | None, 
     if poll.outcome == "incomplete":
         return replace(state, next_due_at=poll.fetched_at)  # read again at the next pass
     return after_failure(
-        state, poll.fetched_at, outcome=poll.outcome, status=poll.status_code, reason=poll.reason or ""
+        state,
+        poll.fetched_at,
+        outcome=poll.outcome,
+        status=poll.status_code,
+        reason=poll.reason or "",
+        retry_after=poll.retry_after,
     )

@@ -30,11 +30,14 @@ class SearchError(PresswatchError):
 class FetchError(PresswatchError):
     """A URL could not be fetched; `outcome` is a fixed code, the message a human reason."""
 
-    def __init__(self, outcome: str, reason: str, status: int | None = None) -> None:
+    def __init__(
+        self, outcome: str, reason: str, status: int | None = None, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(reason)
         self.outcome = outcome
         self.reason = reason
         self.status = status
+        self.retry_after = retry_after  # seconds the server asked us to wait (Retry-After), when it said
 
 
 class BlockedURLError(FetchError):

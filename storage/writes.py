@@ -88,6 +88,7 @@ class FeedPoll:
     ttl_minutes: int | None = None
     new_items: int = 0
     schedule: FeedSchedule | None = None  # when to read it next (fetcher/schedule.py)
+    retry_after: float | None = None  # seconds a 429/503 asked us to wait before the next read
 
 
 def _insert(connection: Connection, table: Any) -> Any:
