@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from prefect import task
 
+from flows.logs import quiet_expected_errors
 from flows.steps import BatchReport, FeedJob, FeedResult, LinkJob, PassConfig, poll_feeds, process_links
 from presswatch.errors import StorageError
 
@@ -25,10 +26,12 @@ def retry_on_transient(_task: Any, _task_run: Any, state: Any) -> bool:
 @task(name="poll-feeds", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_on_transient)
 def poll_feeds_task(jobs: list[FeedJob], config: PassConfig) -> list[FeedResult]:
     """Poll a batch of feeds."""
+    quiet_expected_errors()
     return poll_feeds(jobs, config)
 
 
 @task(name="process-links", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_on_transient)
 def process_links_task(jobs: list[LinkJob], config: PassConfig) -> BatchReport:
     """Download, extract, tag and store a batch of links."""
+    quiet_expected_errors()
     return process_links(jobs, config)

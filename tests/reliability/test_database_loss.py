@@ -46,10 +46,6 @@ SETTINGS = {"batch_size": "4", "workers": "1"}
 # a cut then falls between the commits of one pass.
 FAST_PAGE, SLOW_PAGE = 0.02, 0.25
 FEED_ETAG = '"feed-v1"'
-TRACEBACK_BUG = (
-    "Prefect's task engine logs a task's final failure with its traceback (flows/tasks.py needs a logging "
-    "filter that drops exc_info for PresswatchError); see docs/reliability.md"
-)
 
 
 @dataclass
@@ -243,7 +239,6 @@ def test_after_the_database_is_recreated_a_pass_stores_everything(dropped: Scena
     assert dropped.integrity.stored_events_without_article == []
 
 
-@pytest.mark.xfail(strict=True, reason=TRACEBACK_BUG)
 def test_dropped_database_prints_no_traceback(dropped: Scenario) -> None:
     assert not TRACEBACK.search(dropped.failed.stderr), dropped.failed.stderr[-3000:]
 
@@ -276,7 +271,6 @@ def test_after_a_cut_the_next_pass_stores_exactly_the_missing_stories(cut_off: S
     assert cut_off.integrity.stored_events_per_article_over_one == []
 
 
-@pytest.mark.xfail(strict=True, reason=TRACEBACK_BUG)
 def test_cut_connection_prints_no_traceback(cut_off: Scenario) -> None:
     assert not TRACEBACK.search(cut_off.failed.stderr), cut_off.failed.stderr[-3000:]
 
