@@ -91,9 +91,7 @@ def test_unlisted_names_are_stored_per_story_and_watched_ones_are_not(stored: st
     assert counts[("veltrax-results.html", "Veltrax Group")] == 2
 
 
-def test_suggest_ranks_the_most_frequent_unlisted_names_first(
-    stored: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_suggest_ranks_the_most_frequent_unlisted_names_first(stored: str, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert main(["watchlist", "suggest", "--format", "csv", "--database-url", stored]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
