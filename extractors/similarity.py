@@ -5,12 +5,14 @@ same wire story republished with another outlet's furniture, a new headline or f
 edited sentences keeps most of its shingles, while two different stories share only the shingles of
 whatever boilerplate they have in common.
 
+- `jaccard` is the exact Jaccard similarity of two shingle sets: the measure to group by when both texts are
+  at hand (storage/clusters.py), "same story" at `MIN_RESEMBLANCE` or more.
 - `signature` is a MinHash (bottom-k) sketch: the `SIGNATURE_SIZE` smallest 64-bit shingle hashes.
   `resemblance` estimates the Jaccard similarity of two texts' shingle sets from their sketches (about
-  +/-0.04), and `similar` says "same story" at `MIN_RESEMBLANCE` or more. This is the measure to group by.
+  +/-0.04), and `similar` says "same story" at `MIN_RESEMBLANCE` or more: for when only sketches are kept.
 - `fingerprint` is a 64-bit SimHash: one integer per story (fits a BIGINT through `to_signed`), with
-  `distance` the number of differing bits. Coarser (copies measure about 3-20 bits apart, different
-  stories 20-40), it suits a cheap first filter or an index, not the final decision.
+  `distance` the number of differing bits. Coarser (on real texts copies measure 0-22 bits apart, different
+  stories 14-49, most 25-38: benchmarks/syndication.py), it suits a cheap first filter, not the decision.
 
 Chinese, Japanese and Korean text has no spaces between words: each of their characters counts as a word.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import re
+from collections.abc import Collection
 from hashlib import blake2b
 
 BITS = 64
@@ -44,7 +47,11 @@ def words(text: str) -> list[str]:
 
 def shingles(text: str) -> set[str]:
     """The text's distinct word 3-grams (the whole text as one shingle when it has fewer than 3 words)."""
-    tokens = words(text)
+    return shingles_of(words(text))
+
+
+def shingles_of(tokens: list[str]) -> set[str]:
+    """The distinct word 3-grams of a list of words (from `words`)."""
     if len(tokens) < SHINGLE_WORDS:
         return {" ".join(tokens)} if tokens else set()
     return {" ".join(tokens[i : i + SHINGLE_WORDS]) for i in range(len(tokens) - SHINGLE_WORDS + 1)}
@@ -67,7 +74,22 @@ def resemblance(a: tuple[int, ...], b: tuple[int, ...]) -> float:
 
 def fingerprint(text: str) -> int:
     """The 64-bit SimHash of a text's word 3-grams (an unsigned int; 0 for a text with no words)."""
-    hashes = [_hash(shingle) for shingle in shingles(text)]
+    return simhash(shingles(text))
+
+
+def jaccard(a: Collection[str], b: Collection[str]) -> float:
+    """The exact Jaccard similarity (0..1) of two shingle sets: what `resemblance` estimates from sketches.
+
+    Cheaper than building two signatures when both texts are at hand (no hashing), and exact.
+    """
+    set_a, set_b = set(a), set(b)
+    union = len(set_a | set_b)
+    return len(set_a & set_b) / union if union else 0.0
+
+
+def simhash(shingle_set: Collection[str]) -> int:
+    """The 64-bit SimHash of a set of shingles (what `fingerprint` computes from a text's)."""
+    hashes = [_hash(shingle) for shingle in shingle_set]
     if not hashes:
         return 0
     # Count, for each of the 64 bit positions, how many shingle hashes have that bit set. The 64 counters

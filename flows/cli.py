@@ -288,6 +288,49 @@ def retag(
     print(f"{result['retagged']} stories re-tagged, {len(result['changed'])} changed")
 
 
+@app.command()
+def reextract(
+    since: Annotated[str | None, typer.Option(help="Stories since: 30d, 2w or 2026-11-01 (publication time).")] = None,
+    until: Annotated[str | None, typer.Option(help="Stories until (ISO date or time).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many stories, oldest first.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Re-run extraction over the stored raw pages, without downloading; print what changed.
+
+    Example: presswatch reextract --since 30d --dry-run
+    """
+    from pydantic import SecretStr
+
+    from flows.output import parse_since
+    from flows.reextract import ReextractReport
+    from flows.reextract import reextract as reextract_flow
+    from presswatch.settings import load_settings
+    from storage.db import check_connection, make_engine
+
+    since_at = parse_since(since) if since else None
+    until_at = parse_since(until) if until else None
+    url = load_settings(database_url=database_url).database_url
+    engine = make_engine(url.get_secret_value())  # fail before Prefect starts, with one line
+    check_connection(engine)
+    engine.dispose()
+    result = reextract_flow(
+        since=since_at, until=until_at, limit=limit, dry_run=dry_run, database_url=SecretStr(url.get_secret_value())
+    )
+    report = ReextractReport(**{**result, "unreadable": [(int(i), str(r)) for i, r in result["unreadable"]]})
+    changed = {
+        "text": report.text_changed,
+        "title": report.title_changed,
+        "date": report.date_changed,
+        "tags": report.tags_changed,
+    }
+    for story_id in sorted({i for ids in changed.values() for i in ids}):
+        print(f"story {story_id}: {', '.join(kind for kind, ids in changed.items() if story_id in ids)} changed")
+    for story_id, reason in report.unreadable:
+        print(f"story {story_id}: unreadable raw page: {reason}")
+    print(report.headline())
+
+
 @watchlist_app.callback()
 def watchlist_list(ctx: typer.Context) -> None:
     """List the watched entities with their kind, parent and spellings.

@@ -14,6 +14,7 @@ from flows.steps import BatchReport, FeedJob, LinkJob, PassConfig, chunks, new_l
 from flows.summary import PassSummary, Problem
 from presswatch.errors import StorageError
 from presswatch.settings import load_settings
+from storage.clusters import assign_clusters
 from storage.db import make_engine
 from storage.writes import known_links, record_feed_polls, upsert_feeds
 
@@ -56,7 +57,24 @@ def _store_links(jobs: list[LinkJob], config: PassConfig, workers: int, batch_si
     failures = [r for r in reports if isinstance(r, StorageError)]
     if failures:
         raise failures[0]
-    return _summarize(todo, reports, already)
+    summary = _summarize(todo, reports, already)
+    _cluster(config.database_url, summary.stored_ids)
+    return summary
+
+
+def _cluster(database_url: str, stored_ids: list[int]) -> None:
+    """Group the new stories with their copies, once every batch is stored (so no two batches miss each other)."""
+    engine = make_engine(database_url)
+    try:
+        report = assign_clusters(engine, stored_ids)
+    finally:
+        engine.dispose()
+    get_run_logger().info(
+        "syndication: %d new stories, %d candidate pairs compared on text, %d stories regrouped",
+        report.examined,
+        report.compared,
+        len(report.relabelled),
+    )
 
 
 @flow(name="ingest-urls")

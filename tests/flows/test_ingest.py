@@ -61,3 +61,48 @@ def test_backfill_feed_stores_every_entry_and_records_the_read(seed_site: HTTPSe
         outcomes = connection.scalars(select(FetchEvent.outcome).where(FetchEvent.url.like("%archive.xml"))).all()
     assert outcomes == ["ok"]
     engine.dispose()
+
+
+SYNDICATION = Path(__file__).resolve().parents[1] / "data" / "pages" / "syndication"
+
+
+def test_ingested_copies_of_one_story_end_in_one_cluster_with_the_earliest_original(
+    httpserver: HTTPServer, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PRESSWATCH_ALLOWED_NETWORKS", "127.0.0.0/8")
+    # Listed latest first, so the first stored (lowest id) is not the earliest published.
+    names = [
+        "outlet-c-trimmed.html",
+        "outlet-b-copy.html",
+        "outlet-a-update.html",
+        "outlet-a-wire.html",
+        "site-x-tencent.html",
+        "site-x-jd.html",
+    ]
+    for name in names:
+        httpserver.expect_request(f"/{name}").respond_with_data(
+            (SYNDICATION / name).read_bytes(), content_type="text/html; charset=utf-8"
+        )
+    summary = ingest_urls([httpserver.url_for(f"/{n}") for n in names], database_url=SecretStr(database_url))
+    assert summary.stories_stored == 6
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT url, id, cluster_id, is_original FROM articles")).all()
+        share = connection.execute(
+            text(
+                "SELECT stories, original_stories FROM share_of_voice WHERE entity_id = 'alibaba' AND period = 'month'"
+            )
+        ).one()
+    engine.dispose()
+    by_name = {row.url.rsplit("/", 1)[1]: row for row in rows}
+    wire = by_name["outlet-a-wire.html"].id
+    assert {n: (r.cluster_id, bool(r.is_original)) for n, r in by_name.items()} == {
+        "outlet-a-wire.html": (wire, True),
+        "outlet-b-copy.html": (wire, False),
+        "outlet-c-trimmed.html": (wire, False),
+        "outlet-a-update.html": (wire, False),
+        "site-x-tencent.html": (by_name["site-x-tencent.html"].id, True),  # same site template, another story
+        "site-x-jd.html": (by_name["site-x-jd.html"].id, True),
+    }
+    # Four stories naming Alibaba in November, one story once copies are counted as one.
+    assert tuple(share) == (4, 1)
