@@ -2,7 +2,8 @@
 
 Usage: ``.venv/bin/python benchmarks/queries.py [--stories 100000] [--backends sqlite,postgresql] [--json]``
 
-The database gets ``--stories`` stories (default 100,000) spread over one year, three mentions per story on
+The corpus and the fill are `benchmarks/synthetic.py`'s; this script times the queries. The database gets
+``--stories`` stories (default 100,000) spread over one year, three mentions per story on
 average (so 300,000 by default) of 20 watched entities with a skewed popularity (Alibaba is named most), a
 link and a fetch event per story, and 12 feeds. Rows go in with bulk Core inserts (executemany, big chunks),
 through the real migrations, so SQLite's full-text triggers and PostgreSQL's GIN index are paid during the
@@ -19,114 +20,43 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, insert, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run as a script, `benchmarks` itself is not importable otherwise
+    sys.path.insert(0, str(REPO_ROOT))
 
-from extractors.models import WatchedEntity, Watchlist
-from storage.db import bind_time, make_engine, upgrade
-from storage.models import Article, ArticleLink, Feed, FetchEvent, Mention
-from storage.reports import BASELINE_DAYS, build_report, is_spike
-from storage.search import search_stories
-from storage.writes import sync_watchlist
+from sqlalchemy import Engine, event, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
+
+from benchmarks.synthetic import (  # noqa: E402
+    ENTITIES,
+    SEARCH_TERM,
+    Corpus,
+    fill,
+    generate,
+    postgres_database,
+    sqlite_database,
+)
+from storage.db import bind_time, make_engine  # noqa: E402
+from storage.reports import BASELINE_DAYS, TOP_STORIES, WINDOW_SHARES, build_report, is_spike  # noqa: E402
+from storage.search import POSTGRES_SEARCH, SQLITE_SEARCH, fts5_query, search_stories  # noqa: E402
 
 TARGET_SECONDS = 1.0
 DEFAULT_PG_ADMIN_URL = os.environ.get(
     "PRESSWATCH_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-CHUNK = 10_000  # rows per executemany: big enough that per-statement overhead vanishes
-SEARCH_TERM = "cloud"
-SEARCH_SHARE = 0.25  # a "common term": one story in four names it
 HEADLINE_LIMIT = 20
 SEARCH_LIMIT = 20
-
-# (id, name, kind, parent): 14 companies, 4 brands, 2 people, as in seeds/watchlist.yaml.
-ENTITIES: tuple[tuple[str, str, str, str | None], ...] = (
-    ("alibaba", "Alibaba", "company", None),
-    ("jd", "JD.com", "company", None),
-    ("tencent", "Tencent", "company", None),
-    ("pdd", "PDD Holdings", "company", None),
-    ("amazon", "Amazon", "company", None),
-    ("huawei", "Huawei", "company", None),
-    ("microsoft", "Microsoft", "company", None),
-    ("baidu", "Baidu", "company", None),
-    ("bytedance", "ByteDance", "company", None),
-    ("meituan", "Meituan", "company", None),
-    ("xiaomi", "Xiaomi", "company", None),
-    ("netease", "NetEase", "company", None),
-    ("ant-group", "Ant Group", "company", None),
-    ("nio", "NIO", "company", None),
-    ("taobao", "Taobao", "brand", "alibaba"),
-    ("tmall", "Tmall", "brand", "alibaba"),
-    ("temu", "Temu", "brand", "pdd"),
-    ("wechat", "WeChat", "brand", "tencent"),
-    ("jack-ma", "Jack Ma", "person", "alibaba"),
-    ("pony-ma", "Pony Ma", "person", "tencent"),
-)
-OUTLETS = (
-    "Pacific Wire", "Asia Markets", "Tech Ledger", "Harbour Times", "Commerce Daily", "Silicon Strait",
-    "Retail Brief", "Market Watchtower", "East Wind News", "Cloud & Chips", "Ledger Asia", "Morning Trade",
-)  # fmt: skip
-# Words that neither are nor stem to the search term on either backend (porter, snowball english).
-_WORDS = """
-market shares investors quarter revenue growth profit margin sales platform merchants shoppers orders delivery
-logistics warehouse payments regulators antitrust fine probe rivals competition price discount festival
-campaign advertising users subscribers chips semiconductors smartphone devices servers data centre artificial
-intelligence model chatbot training compute capacity expansion overseas europe america southeast asia factory
-supply chain exports tariffs policy beijing shanghai shenzhen hangzhou analysts forecast earnings guidance
-outlook dividend buyback listing bonds debt restructuring layoffs hiring executives chairman founder strategy
-partnership deal acquisition stake venture startup funding round valuation billion million percent year month
-week monday friday report statement interview conference launch product service software hardware network
-security privacy lawsuit court ruling approval license consumer demand inflation economy stimulus retail
-online offline store brand luxury fashion grocery food travel gaming video streaming music social media
-messaging search engine maps vehicles electric battery charging robotaxi drones satellites telecom spectrum
-towers energy solar storage hospital health insurance
-"""
-VOCABULARY = tuple(_WORDS.split())
-
-
-@dataclass(frozen=True)
-class SyntheticStory:
-    """What the generator wrote for one story, kept to compute every query's expected answer."""
-
-    id: int
-    when: datetime  # COALESCE(published_at, fetched_at): the moment the story counts for
-    published: datetime | None
-    fetched: datetime
-    tags: tuple[tuple[str, int, bool], ...]  # (entity id, mentions, in headline)
-    has_term: bool
-
-    @property
-    def day(self) -> date:
-        """The UTC day the story counts on."""
-        return self.when.date()
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """The generated stories and the window the queries look at."""
-
-    stories: list[SyntheticStory]
-    end: datetime  # midnight UTC after the last day of coverage
-
-    @property
-    def mention_count(self) -> int:
-        """How many mention rows the corpus holds."""
-        return sum(len(story.tags) for story in self.stories)
 
 
 @dataclass
@@ -137,7 +67,8 @@ class Timing:
     runs: list[float]
     rows: int
     expected_rows: int
-    cpu_runs: list[float] = field(default_factory=list)  # this process's CPU time: all of SQLite's work
+    # CPU time of this process (all of SQLite's work) plus PostgreSQL's server process, when on this host
+    cpu_runs: list[float] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -146,7 +77,7 @@ class Timing:
 
     @property
     def cpu_seconds(self) -> float:
-        """The median CPU time of this process, which a busy machine does not inflate the way it does wall time."""
+        """The median CPU time of the query, here and in PostgreSQL's server process (load does not inflate it)."""
         return statistics.median(self.cpu_runs) if self.cpu_runs else 0.0
 
 
@@ -160,172 +91,6 @@ class BackendResult:
     fill_seconds: dict[str, float] = field(default_factory=dict)
     size_bytes: int = 0
     timings: list[Timing] = field(default_factory=list)
-
-
-def generate(stories: int, end: datetime, seed: int) -> Corpus:
-    """A deterministic year of coverage: 1 to 5 entities per story (3 on average), skewed popularity."""
-    rng = random.Random(seed)
-    ids = [entity[0] for entity in ENTITIES]
-    weights = [1.0 / rank for rank in range(1, len(ids) + 1)]  # Zipf: the first entity is named most
-    start = end - timedelta(days=365)
-    result: list[SyntheticStory] = []
-    for n in range(1, stories + 1):
-        when = start + timedelta(seconds=rng.randrange(365 * 86_400))
-        published = None if rng.random() < 0.05 else when  # one story in twenty has no date of its own
-        fetched = when + timedelta(minutes=rng.randrange(5, 360)) if published else when
-        chosen: list[str] = []
-        wanted = (n - 1) % 5 + 1  # 1, 2, 3, 4, 5: exactly three per story on average
-        while len(chosen) < wanted:
-            pick = rng.choices(ids, weights)[0]
-            if pick not in chosen:
-                chosen.append(pick)
-        tags = tuple((entity, rng.randint(1, 6), rng.random() < 0.3) for entity in chosen)
-        result.append(SyntheticStory(n, when, published, fetched, tags, rng.random() < SEARCH_SHARE))
-    return Corpus(result, end)
-
-
-def _article_rows(corpus: Corpus, seed: int) -> Iterator[list[dict[str, Any]]]:
-    rng = random.Random(seed + 1)
-    names = {entity[0]: entity[1] for entity in ENTITIES}
-    chunk: list[dict[str, Any]] = []
-    for story in corpus.stories:
-        words = rng.choices(VOCABULARY, k=rng.randint(80, 160))
-        for entity, count, _headline in story.tags:
-            words += [names[entity]] * count
-        if story.has_term:
-            words.append(SEARCH_TERM)
-        rng.shuffle(words)
-        lead = names[story.tags[0][0]]
-        title = f"{lead} {' '.join(rng.choices(VOCABULARY, k=6))}"
-        outlet = (story.id - 1) % len(OUTLETS)
-        url = f"https://outlet{outlet}.example/{story.day:%Y/%m/%d}/story-{story.id}"
-        chunk.append(
-            {
-                "id": story.id,
-                "url": url,
-                "canonical_url": url,
-                "title": title,
-                "author": None,
-                "published_at": story.published,
-                "fetched_at": story.fetched,
-                "language": "en",
-                "sitename": OUTLETS[outlet],
-                "description": None,
-                "text": " ".join(words),
-                "word_count": len(words),
-                "extractor": "trafilatura",
-                "feed_id": outlet + 1,
-                "cluster_id": story.id,  # as store_batch writes it: every story its own cluster until clustering
-                "is_original": True,
-            }
-        )
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _table(model: Any) -> Table:
-    table: Table = model.__table__
-    return table
-
-
-def _insert_chunks(engine: Engine, table: Table, chunks: Iterator[list[dict[str, Any]]]) -> None:
-    statement = insert(table)
-    for chunk in chunks:
-        with engine.begin() as connection:
-            connection.execute(statement, chunk)
-
-
-def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == CHUNK * 5:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def fill(engine: Engine, corpus: Corpus, seed: int, *, fts_rebuild: bool = False) -> dict[str, float]:
-    """Migrate, then bulk-insert the corpus; return the seconds each phase took.
-
-    With `fts_rebuild` (SQLite only) the full-text insert trigger is dropped for the fill, put back
-    unchanged, and the index rebuilt in one go: what a bulk import could do instead of paying per row.
-    """
-    phases: dict[str, float] = {}
-    clock = time.perf_counter()
-    upgrade(engine)
-    sync_watchlist(engine, Watchlist(tuple(WatchedEntity(i, n, k, p) for i, n, k, p in ENTITIES)))
-    now = corpus.end
-    feeds = [{"id": i + 1, "url": f"https://outlet{i}.example/rss", "name": name, "created_at": now}
-             for i, name in enumerate(OUTLETS)]  # fmt: skip
-    with engine.begin() as connection:
-        connection.execute(insert(_table(Feed)), feeds)
-    phases["migrate"] = time.perf_counter() - clock
-
-    trigger = None
-    if fts_rebuild and engine.dialect.name == "sqlite":
-        with engine.begin() as connection:
-            trigger = connection.execute(
-                text("SELECT sql FROM sqlite_master WHERE name = 'articles_fts_insert'")
-            ).scalar()
-            connection.execute(text("DROP TRIGGER articles_fts_insert"))
-    clock = time.perf_counter()
-    _insert_chunks(engine, _table(Article), _article_rows(corpus, seed))
-    phases["articles"] = time.perf_counter() - clock
-    if trigger:
-        clock = time.perf_counter()
-        with engine.begin() as connection:
-            connection.execute(text(trigger))
-            connection.execute(text("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')"))
-        phases["fts_rebuild"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    mentions = (
-        {"article_id": s.id, "entity_id": e, "count": c, "in_title": h} for s in corpus.stories for e, c, h in s.tags
-    )
-    _insert_chunks(engine, _table(Mention), _chunks(mentions))
-    phases["mentions"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    links = (
-        {"url": f"https://outlet{(s.id - 1) % len(OUTLETS)}.example/{s.day:%Y/%m/%d}/story-{s.id}", "article_id": s.id}
-        for s in corpus.stories
-    )
-    _insert_chunks(engine, _table(ArticleLink), _chunks(links))
-    events = (
-        {
-            "at": s.fetched,
-            "feed_id": (s.id - 1) % len(OUTLETS) + 1,
-            "url": f"https://outlet{(s.id - 1) % len(OUTLETS)}.example/{s.day:%Y/%m/%d}/story-{s.id}",
-            "outcome": "stored",
-            "reason": None,
-            "status_code": 200,
-            "article_id": s.id,
-        }
-        for s in corpus.stories
-    )
-    _insert_chunks(engine, _table(FetchEvent), _chunks(events))
-    phases["links_and_events"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            # Explicit ids leave the sequences behind; the next real write would collide without this.
-            for table in ("articles", "feeds", "fetch_events"):
-                connection.execute(
-                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-                )
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        # PostgreSQL's autovacuum would analyse these tables within a minute of the fill; do it now.
-        # SQLite is analysed only with --sqlite-analyze: presswatch itself never runs ANALYZE there.
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("VACUUM ANALYZE"))
-    phases["analyze"] = time.perf_counter() - clock
-    return phases
 
 
 # ---- the queries, and what the generator says each must return -------------------------------------------
@@ -526,27 +291,63 @@ def expected_report(corpus: Corpus, since: datetime, until: datetime) -> int:
 # ---- running -------------------------------------------------------------------------------------------------
 
 
+class ServerClock:
+    """CPU seconds of the PostgreSQL server processes behind this engine's connections (same host only).
+
+    SQLite's work is all in this process; PostgreSQL's is in a server process per connection, read from
+    /proc/<pid>/stat. Parallel workers a plan may start are other processes and are not counted.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.pids: set[int] = set()
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "checkout", self._checkout)
+
+    def _checkout(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        pid = getattr(getattr(dbapi_connection, "info", None), "backend_pid", None)
+        if isinstance(pid, int):
+            self.pids.add(pid)
+
+    def seconds(self) -> float:
+        """CPU time used so far by the server processes seen (0 for any that is not on this host)."""
+        total = 0
+        for pid in self.pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+        return total / self.tick
+
+
 def measure(engine: Engine, corpus: Corpus, repeat: int) -> list[Timing]:
-    """Run every query `repeat` times and keep the times and the (checked) row count."""
+    """Run every query `repeat` times and keep the times, CPU times and the (checked) row count."""
+    server = ServerClock(engine)
+    engine.dispose()  # a fresh pool: the filling connections' server processes are not the queries'
+    with engine.connect():  # the one connection the queries reuse, so its server process is known from here
+        pass
     timings: list[Timing] = []
     for query in queries(Window(corpus.end)):
         runs: list[float] = []
         cpu_runs: list[float] = []
         rows = 0
         for _ in range(repeat):
-            clock, cpu = time.perf_counter(), time.process_time()
+            clock, cpu, server_cpu = time.perf_counter(), time.process_time(), server.seconds()
             rows = query.run(engine)
             runs.append(time.perf_counter() - clock)
-            cpu_runs.append(time.process_time() - cpu)
+            cpu_runs.append(time.process_time() - cpu + server.seconds() - server_cpu)
         timings.append(Timing(query.name, runs, rows, query.expected(corpus), cpu_runs))
     return timings
 
 
 def explain(engine: Engine, corpus: Corpus) -> None:
-    """Print the query plan of every plain-SQL benchmark query (for finding what is slow and why)."""
+    """Print the query plan of every SQL benchmark query and of the report's and search's own queries."""
     window = Window(corpus.end)
     tomorrow = window.last_day + timedelta(days=1)
-    plans = {
+    month = window.end - timedelta(days=30)
+    postgres = engine.dialect.name == "postgresql"
+    plans: dict[str, tuple[str, dict[str, Any]]] = {
         "coverage_daily 30 days": (COVERAGE_DAILY_30D, {
             "entity": window.entity, "start": _bind_day(engine, window.last_day - timedelta(days=29)),
             "end": _bind_day(engine, tomorrow)}),
@@ -557,40 +358,19 @@ def explain(engine: Engine, corpus: Corpus) -> None:
             "start": _bind_day(engine, window.last_day - timedelta(days=6)), "end": _bind_day(engine, tomorrow)}),
         "coverage_daily totals": (FULL_SCAN, {}),
         "coverage headlines": (HEADLINES, {"entity": window.entity, "limit": HEADLINE_LIMIT}),
+        "build_report 30 days: share of voice": (WINDOW_SHARES, {"since": bind_time(engine, month), "kind": "company"}),
+        "build_report 30 days: top stories": (TOP_STORIES, {
+            "since": bind_time(engine, month), "limit": 3}),
+        f"search {SEARCH_TERM!r}": (POSTGRES_SEARCH if postgres else SQLITE_SEARCH, {
+            "query": SEARCH_TERM if postgres else fts5_query(SEARCH_TERM), "entity": None, "since": None,
+            "limit": SEARCH_LIMIT}),
     }  # fmt: skip
-    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
+    prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
     with engine.connect() as connection:
         for name, (query, parameters) in plans.items():
             print(f"--- {engine.dialect.name}: {name}")
             for row in connection.execute(text(prefix + query), parameters):
                 print("   ", " | ".join(str(value) for value in row))
-    print(f"--- {engine.dialect.name}: build_report bind since = {bind_time(engine, window.end)}")
-
-
-@contextmanager
-def sqlite_database() -> Iterator[tuple[str, Path]]:
-    """A SQLite file in a temporary folder, removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="presswatch-bench-") as folder:
-        path = Path(folder) / "bench.db"
-        yield f"sqlite:///{path}", path
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A PostgreSQL database made for this run and dropped afterwards; OperationalError when unreachable."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"presswatch_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        try:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        except OperationalError:
-            pass
-        admin.dispose()
 
 
 def server_version(engine: Engine) -> str:
@@ -650,8 +430,7 @@ def render(results: Sequence[BackendResult], corpus: Corpus, load_at_start: str)
             lines.append(f"{r.backend} {r.version}: fill {sum(r.fill_seconds.values()):.1f} s ({phases}); "
                          f"size {r.size_bytes / 1e6:.0f} MB")  # fmt: skip
     lines.append("")
-    sqlite_cpu = any(r.backend == "sqlite" for r in done)
-    header = ["query"] + [f"{r.backend} (s)" for r in done] + ["sqlite cpu (s)"] * sqlite_cpu
+    header = ["query"] + [f"{r.backend} (s)" for r in done] + [f"{r.backend} cpu (s)" for r in done]
     header += ["rows", f"under {TARGET_SECONDS:g} s"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for index, timing in enumerate(done[0].timings if done else []):
@@ -661,7 +440,7 @@ def render(results: Sequence[BackendResult], corpus: Corpus, load_at_start: str)
             for r, t in zip(done, per_backend, strict=True)
         )
         rows = "/".join(sorted({str(t.rows) for t in per_backend}))
-        cpu = [f"{t.cpu_seconds:.3f}" for r, t in zip(done, per_backend, strict=True) if r.backend == "sqlite"]
+        cpu = [f"{t.cpu_seconds:.3f}" for t in per_backend]
         cells = [timing.name] + [f"{t.seconds:.3f}" for t in per_backend] + cpu + [rows, verdict]
         lines.append("| " + " | ".join(cells) + " |")
     wrong = [(r.backend, t) for r in done for t in r.timings if t.rows != t.expected_rows]

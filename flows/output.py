@@ -84,14 +84,16 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str,
 
 
 def render_report(report: Report, fmt: str, zone: ZoneInfo) -> str:
-    """The report's three sections in one of FORMATS (JSON: one object with three lists)."""
+    """The report's three sections in one of FORMATS (JSON: one object with three lists); times in `zone`."""
     if fmt == "json":
         return json.dumps(
             {
                 "since": report.since.isoformat(),
                 "until": report.until.isoformat(),
                 "share_of_voice": [asdict(s) for s in report.shares],
-                "top_stories": [asdict(t) for t in report.top],
+                "top_stories": [
+                    dict(asdict(t), published_at=in_zone(t.published_at, zone) or None) for t in report.top
+                ],
                 "spikes": [asdict(s) for s in report.spikes],
             },
             default=str,
@@ -107,7 +109,10 @@ def render_report(report: Report, fmt: str, zone: ZoneInfo) -> str:
         ),
         render_rows(
             ["entity", "title", "outlet", "published", "mentions", "in headline", "url"],
-            [(t.entity_id, t.title, t.sitename, t.published_at, t.mentions, t.in_title, t.url) for t in report.top],
+            [
+                (t.entity_id, t.title, t.sitename, in_zone(t.published_at, zone), t.mentions, t.in_title, t.url)
+                for t in report.top
+            ],
             fmt,
             "Top stories per entity",
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,15 +55,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
-# Schema objects that migrations create but no model describes (full-text search), so that
-# autogenerate neither drops them nor reports them as differences.
+# Schema objects that migrations create but no model describes, so that autogenerate neither drops them
+# nor reports them as differences: full-text search (SQLite's FTS5 tables; PostgreSQL's stored
+# `articles.search_vector` and its GIN index, which exist on PostgreSQL only, so a model column would be
+# wrong on SQLite) and the expression indexes of 0004, which SQLite's reflection cannot read anyway.
 UNMODELLED_TABLE_PREFIXES = ("articles_fts",)
-UNMODELLED_INDEXES = ("ix_articles_search",)
+UNMODELLED_INDEXES = (
+    "ix_articles_search",
+    "ix_articles_search_vector",
+    "ix_articles_story_time",
+    "ix_articles_story_day",
+)
+UNMODELLED_COLUMNS = {("articles", "search_vector")}
 
 
-def include_in_autogenerate(name: str | None, type_: str, _parent_names: object) -> bool:
-    """Alembic `include_name` hook: skip the search objects that only migrations manage."""
+def include_in_autogenerate(name: str | None, type_: str, parent_names: Mapping[Any, str | None]) -> bool:
+    """Alembic `include_name` hook: skip the search and expression-index objects that only migrations manage."""
     if type_ == "table" and name and name.startswith(UNMODELLED_TABLE_PREFIXES):
+        return False
+    if type_ == "column" and (parent_names.get("table_name"), name) in UNMODELLED_COLUMNS:
         return False
     return not (type_ == "index" and name in UNMODELLED_INDEXES)
 

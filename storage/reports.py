@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from presswatch.errors import SearchError, StorageError
 from storage.db import bind_time, describe_db_error
+from storage.models import UTCDateTime
 
 # A spike: a day with at least SPIKE_MIN_STORIES stories and more than SPIKE_FACTOR times the
 # trailing-14-day mean plus SPIKE_SLACK (the slack keeps a quiet entity's 0 -> 2 from counting).
@@ -42,7 +43,7 @@ class TopStory:
     entity_id: str
     title: str | None
     sitename: str | None
-    published_at: str | None
+    published_at: datetime | None  # aware, UTC; None when the story has no publication date
     url: str
     mentions: int
     in_title: bool
@@ -63,52 +64,76 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+# The window's stories: those counted at or after :since that name any watched entity. EXISTS instead of a
+# DISTINCT over a join, and the story's time written exactly as migration 0004's index
+# ix_articles_story_time is, so the planners read only the window's stories.
+WINDOW_SHARES = """
+    WITH window_stories AS MATERIALIZED (
+        SELECT a.id FROM articles AS a
+        WHERE COALESCE(a.published_at, a.fetched_at) >= :since
+          AND EXISTS (SELECT 1 FROM mentions AS m WHERE m.article_id = a.id)
+    )
+    SELECT e.id, e.name, e.kind, COUNT(*) AS stories,
+           CAST(COUNT(*) AS DOUBLE PRECISION) / (SELECT COUNT(*) FROM window_stories) AS share
+    FROM window_stories AS w
+    JOIN mentions AS m ON m.article_id = w.id
+    JOIN entities AS e ON e.id = m.entity_id
+    WHERE (CAST(:kind AS TEXT) IS NULL OR e.kind = :kind)
+    GROUP BY e.id, e.name, e.kind
+    ORDER BY stories DESC, e.id
+"""
+
+# Every entity's best stories in one pass over the window's stories (taken first, through the same index),
+# ranked per entity on narrow rows; headlines and URLs are read for the winners only. The entities wanted
+# are picked from the result, not in SQL: a filter on entity_id, even outside the window function, is
+# pushed down by SQLite, which then walks each entity's mentions of all time through ix_mentions_entity_id
+# instead of the window's stories. NULLS LAST so that undated stories sort after dated ones on both
+# databases (PostgreSQL would put them first in a DESC order, SQLite last).
+TOP_STORIES = """
+    WITH window_stories AS MATERIALIZED (
+        SELECT a.id, a.published_at FROM articles AS a
+        WHERE COALESCE(a.published_at, a.fetched_at) >= :since
+    ),
+    ranked AS (
+        SELECT m.article_id, m.entity_id, m.count AS mentions, m.in_title,
+               ROW_NUMBER() OVER (
+                   PARTITION BY m.entity_id
+                   ORDER BY m.in_title DESC, m.count DESC, w.published_at DESC NULLS LAST, w.id DESC
+               ) AS rank
+        FROM window_stories AS w JOIN mentions AS m ON m.article_id = w.id
+    )
+    SELECT r.entity_id, a.title, a.sitename, a.published_at, a.canonical_url AS url, r.mentions, r.in_title, r.rank
+    FROM ranked AS r JOIN articles AS a ON a.id = r.article_id
+    WHERE r.rank <= :limit
+"""
+
+
 def share_of_voice(engine: Engine, since: datetime, *, kind: str | None = "company") -> list[VoiceShare]:
     """Each entity's stories since `since` and its share of all stories that mention any watched entity."""
-    when = "COALESCE(a.published_at, a.fetched_at)"
-    query = f"""
-        WITH window_stories AS (
-            SELECT DISTINCT a.id FROM articles AS a JOIN mentions AS m ON m.article_id = a.id
-            WHERE {when} >= :since
-        )
-        SELECT e.id, e.name, e.kind, COUNT(*) AS stories,
-               CAST(COUNT(*) AS DOUBLE PRECISION) / (SELECT COUNT(*) FROM window_stories) AS share
-        FROM window_stories AS w
-        JOIN mentions AS m ON m.article_id = w.id
-        JOIN entities AS e ON e.id = m.entity_id
-        WHERE (CAST(:kind AS TEXT) IS NULL OR e.kind = :kind)
-        GROUP BY e.id, e.name, e.kind
-        ORDER BY stories DESC, e.id
-    """
-    rows = _read(engine, query, {"since": bind_time(engine, since), "kind": kind})
+    rows = _read(engine, WINDOW_SHARES, {"since": bind_time(engine, since), "kind": kind})
     return [VoiceShare(r.id, r.name, r.kind, int(r.stories), float(r.share)) for r in rows]
 
 
 def top_stories(engine: Engine, since: datetime, entity_ids: list[str], per_entity: int = 3) -> list[TopStory]:
-    """The most prominent stories per entity since `since`: headline mentions first, then mention count."""
-    query = """
-        SELECT c.entity_id, c.title, c.sitename, c.published_at, c.url, c.mentions, c.in_title
-        FROM coverage AS c JOIN articles AS a ON a.id = c.article_id
-        WHERE c.entity_id = :entity AND COALESCE(a.published_at, a.fetched_at) >= :since
-        ORDER BY c.in_title DESC, c.mentions DESC, c.published_at DESC, c.article_id DESC
-        LIMIT :limit
-    """
-    stories: list[TopStory] = []
-    for entity in entity_ids:
-        rows = _read(engine, query, {"entity": entity, "since": bind_time(engine, since), "limit": per_entity})
-        stories += [
-            TopStory(
-                r.entity_id,
-                r.title,
-                r.sitename,
-                None if r.published_at is None else str(r.published_at)[:16],
-                r.url,
-                int(r.mentions),
-                bool(r.in_title),
-            )
-            for r in rows
-        ]
-    return stories
+    """The most prominent stories per entity since `since`: headline mentions first, then mention count, newest."""
+    if not entity_ids:
+        return []
+    order = {entity: position for position, entity in enumerate(entity_ids)}
+    ranked = _read(engine, TOP_STORIES, {"since": bind_time(engine, since), "limit": per_entity})
+    rows = sorted((r for r in ranked if r.entity_id in order), key=lambda r: (order[r.entity_id], r.rank))
+    to_utc = UTCDateTime().process_result_value
+    return [
+        TopStory(
+            r.entity_id,
+            r.title,
+            r.sitename,
+            to_utc(r.published_at, engine.dialect),
+            r.url,
+            int(r.mentions),
+            bool(r.in_title),
+        )
+        for r in rows
+    ]
 
 
 def find_spikes(engine: Engine, since: date, until: date, entity_ids: list[str] | None = None) -> list[Spike]:

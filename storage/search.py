@@ -27,17 +27,19 @@ ORDER BY bm25(articles_fts), a.id DESC
 LIMIT :limit
 """
 
+# Matches and ranks on the stored vector (migration 0004): GIN-indexed, and ranking reads it instead of
+# re-parsing every matching story's text.
 POSTGRES_SEARCH = """
 SELECT a.id, a.title, a.sitename, a.published_at, a.canonical_url,
        ts_headline('english', a.text, q.query,
                    'StartSel=[, StopSel=], MaxWords=30, MinWords=10, MaxFragments=1') AS snippet
 FROM articles AS a, websearch_to_tsquery('english', :query) AS q(query)
-WHERE to_tsvector('english', COALESCE(a.title, '') || ' ' || a.text) @@ q.query
+WHERE a.search_vector @@ q.query
   AND (CAST(:since AS timestamptz) IS NULL OR COALESCE(a.published_at, a.fetched_at) >= :since)
   AND (CAST(:entity AS text) IS NULL OR EXISTS (
         SELECT 1 FROM mentions AS m JOIN entities AS e ON e.id = m.entity_id
         WHERE m.article_id = a.id AND (e.id = :entity OR e.parent_id = :entity)))
-ORDER BY ts_rank(to_tsvector('english', COALESCE(a.title, '') || ' ' || a.text), q.query) DESC, a.id DESC
+ORDER BY ts_rank(a.search_vector, q.query) DESC, a.id DESC
 LIMIT :limit
 """
 

@@ -67,6 +67,37 @@ def test_report_json_has_share_of_voice_top_stories_and_spikes(
     assert report["spikes"] == []
 
 
+def test_report_shows_top_story_times_in_the_requested_zone(
+    seeded_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The seed story was published 2025-03-14 08:30 UTC: 16:30 in Shanghai (UTC+8).
+    published: dict[str, list[str]] = {}
+    for zone in ("UTC", "Asia/Shanghai"):
+        capsys.readouterr()
+        args = ["report", "--since", "2025-03-01", "--tz", zone, "--format", "csv", "--database-url", seeded_url]
+        assert main(args) == 0
+        sections = capsys.readouterr().out.split("\n\n")
+        [top] = [section for section in sections if section.startswith("entity,title,outlet,published,")]
+        published[zone] = [row["published"] for row in csv.DictReader(io.StringIO(top))]
+    assert published["UTC"] and set(published["UTC"]) == {"2025-03-14 08:30"}
+    assert set(published["Asia/Shanghai"]) == {"2025-03-14 16:30"}
+    capsys.readouterr()
+    args = [
+        "report",
+        "--since",
+        "2025-03-01",
+        "--tz",
+        "Asia/Shanghai",
+        "--format",
+        "json",
+        "--database-url",
+        seeded_url,
+    ]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {story["published_at"] for story in report["top_stories"]} == {"2025-03-14 16:30"}
+
+
 def test_sql_reads_the_views_and_refuses_writes(seeded_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     query = "SELECT entity_id, stories FROM coverage_daily WHERE entity_id = 'alibaba'"

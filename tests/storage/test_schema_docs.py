@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 
 from extractors.analysis import StoryAnalysis
+from extractors.articles import count_words
 from extractors.models import (
     DiscoveredName,
     EntityTag,
@@ -286,6 +287,7 @@ def build_documented_data_set(engine: Engine) -> None:
             url=extra["link"],
             canonical_url=extra["link"] if extra["canonical URL"] == "same" else extra["canonical URL"],
             text=extra["text"],
+            word_count=count_words(extra["text"]),  # as the extractor counts them
             title=row["title"],
             published=None if published is None else datetime.strptime(published, "%Y-%m-%d %H:%M %z"),
             language="en",
@@ -467,7 +469,12 @@ def test_every_table_and_view_is_documented_with_its_columns_and_types(database_
     assert sorted(tables) == sorted(TABLES)
     assert sorted(inspector.get_view_names()) == sorted(VIEWS)
     for name in tables:
-        documented = documented_columns(document, name)
+        # A column documented as "(PostgreSQL only)" (articles.search_vector) must exist there and only there.
+        documented = [
+            c
+            for c in documented_columns(document, name)
+            if engine.dialect.name == "postgresql" or "(PostgreSQL only)" not in c["type"]
+        ]
         actual = inspector.get_columns(name)
         assert [c["column"] for c in documented] == [c["name"] for c in actual], name
         for doc_column, column in zip(documented, actual, strict=True):

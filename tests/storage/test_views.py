@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -39,7 +40,7 @@ def add(engine: Engine, n: int, when: datetime, tags: dict[str, tuple[int, bool]
 
 
 @pytest.fixture
-def engine(database_url: str) -> Engine:
+def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     upgrade(engine)
     sync_watchlist(engine, WATCHLIST)
@@ -49,7 +50,8 @@ def engine(database_url: str) -> Engine:
     add(engine, 2, DAY + timedelta(hours=3), {"alibaba": (1, False)}, "Taobao sellers brace for Singles Day")
     add(engine, 3, DAY + timedelta(days=1), {"jd": (2, True), "tencent": (1, False)}, "JD.com and Tencent logistics")
     add(engine, 4, DAY + timedelta(days=9), {"tencent": (4, True)}, "Tencent earnings beat forecasts")
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
