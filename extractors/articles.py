@@ -230,9 +230,7 @@ def _note_cut_notice(el: HtmlElement, found: list[str]) -> None:
     if len(text) > _CUT_NOTICE_MAX or not _CUT_MARKER.search(text):
         return
     parent = el.getparent()
-    if parent is not None and any(
-        p is not el and len(p.text_content()) > _PARAGRAPH_CHARS for p in parent.iter("p")
-    ):
+    if parent is not None and any(p is not el and len(p.text_content()) > _PARAGRAPH_CHARS for p in parent.iter("p")):
         found.append(text)
 
 

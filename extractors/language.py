@@ -63,8 +63,13 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 # A word in two lists is evidence for neither.
-_SHARED = frozenset(w for lang, words in _STOPWORDS.items() for w in words for other, ow in _STOPWORDS.items()
-                    if other != lang and w in ow)
+_SHARED = frozenset(
+    w
+    for lang, words in _STOPWORDS.items()
+    for w in words
+    for other, ow in _STOPWORDS.items()
+    if other != lang and w in ow
+)
 
 # Each function word that is evidence for exactly one language, with that language.
 _EVIDENCE = {word: lang for lang, words in _STOPWORDS.items() for word in words if word not in _SHARED}

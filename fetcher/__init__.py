@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fetcher.addresses import check_url, host_key
+from fetcher.addresses import check_url, host_key, politeness_key
 from fetcher.http import (
     FetchPolicy,
     FetchResult,
@@ -22,6 +22,7 @@ __all__ = [
     "check_url",
     "fetch",
     "host_key",
+    "politeness_key",
     "is_feed_like",
     "is_html",
     "make_client",

@@ -61,6 +61,17 @@ def host_key(url: str | httpx.URL) -> str:
     return parsed.netloc.decode("ascii").lower()
 
 
+def politeness_key(url: str) -> str:
+    """The host a per-host limit applies to: the lower-case host name without port ('' when there is none).
+
+    Politeness is owed to a machine, not to a port: several ports of one host share its limits.
+    """
+    try:
+        return parse_url(url).raw_host.decode("ascii").lower()
+    except FetchError:
+        return ""
+
+
 def _effective_port(parsed: httpx.URL) -> int:
     return parsed.port if parsed.port is not None else DEFAULT_PORTS.get(parsed.scheme, 0)
 

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from fetcher.addresses import Deadline, GuardedTransport, check_url, fetch_scope, host_key, is_trusted, parse_url
+from fetcher.addresses import Deadline, GuardedTransport, check_url, fetch_scope, is_trusted, parse_url, politeness_key
 from fetcher.politeness import HostGate
 from presswatch.errors import FetchError
 
@@ -383,7 +383,7 @@ def _hop(
     gate: HostGate | None,
 ) -> FetchResult | _Redirect:
     """One URL with retries for transient failures, each attempt holding a politeness slot."""
-    host = host_key(url)
+    host = politeness_key(url)
     for attempt in range(policy.retries + 1):
         try:
             if gate is None:

@@ -1,16 +1,23 @@
 """A per-host politeness gate: bounded concurrency and spaced request starts, slowed after 429/503.
 
-One `HostGate` is shared by the threads of one process (Prefect's thread pool); worker processes
-each hold their own, so the limits are per process.
+`HostGate` holds its state in memory and is shared by the threads of one process. `SharedHostGate` adds
+the same limits across processes (advisory file locks in a directory the pass creates), so a pass whose
+link batches run in a process pool still never has more than `max_per_host` requests in flight to a host.
+`pass_gate` gives every batch of a pass in one process the same gate.
 """
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -106,3 +113,120 @@ class HostGate:
         """The spacing currently applied between request starts to `host`."""
         with self._cond:
             return self._current_delay(self._state(host), self._clock())
+
+
+SLOT_POLL = 0.02  # seconds between tries for a cross-process slot (flock has no timed wait)
+
+
+class SharedHostGate(HostGate):
+    """A HostGate whose bound, spacing and Retry-After also hold across processes sharing `slots_dir`.
+
+    Per host, `max_per_host` lock files are the slots (a request holds one with flock while it runs), and
+    one more file holds the next allowed start and any raised delay. The OS drops a lock when its holder
+    dies, so a crashed worker never keeps a slot.
+    """
+
+    def __init__(
+        self, slots_dir: str | Path, max_per_host: int = 2, min_delay: float = 1.0, *, slow_for: float = 300.0
+    ) -> None:
+        """Create a gate over `slots_dir`, which must exist; its clock is `time.monotonic` (shared by processes)."""
+        super().__init__(max_per_host, min_delay, slow_for=slow_for)
+        self.slots_dir = Path(slots_dir)
+        self._held: dict[tuple[int, str], int] = {}  # (thread, host) -> descriptor of the slot file held
+
+    def _path(self, host: str, suffix: str) -> Path:
+        return self.slots_dir / f"{hashlib.sha256(host.encode()).hexdigest()[:24]}.{suffix}"
+
+    def acquire(self, host: str, timeout: float | None = None) -> bool:
+        """Wait for a slot on `host` in this process, then across processes; False when `timeout` passed."""
+        give_up = None if timeout is None else time.monotonic() + timeout
+        if not super().acquire(host, timeout):
+            return False
+        descriptor = self._take_file_slot(host, give_up)
+        if descriptor is None:
+            super().release(host)
+            return False
+        with self._cond:
+            self._held[(threading.get_ident(), host)] = descriptor
+        self._wait_shared_start(host)
+        return True
+
+    def release(self, host: str) -> None:
+        """Give back the slot this thread holds on `host`."""
+        with self._cond:
+            descriptor = self._held.pop((threading.get_ident(), host), None)
+        if descriptor is not None:
+            os.close(descriptor)  # closing drops the flock
+        super().release(host)
+
+    def slow_down(self, host: str, retry_after: float | None = None) -> None:
+        """Slow the host down here and tell the other processes: next start and raised delay, for a while."""
+        super().slow_down(host, retry_after)
+        with self._cond:
+            state = self._state(host)
+            next_start, delay, until = state.next_start, state.delay, state.slowed_until
+        with self._locked_schedule(host) as (shared, write):
+            write(max(shared[0], next_start), max(shared[1], delay), max(shared[2], until))
+
+    def _take_file_slot(self, host: str, give_up: float | None) -> int | None:
+        """A descriptor holding one of the host's slot files, or None when `give_up` passed first."""
+        while True:
+            for index in range(self.max_per_host):
+                descriptor = os.open(self._path(host, f"slot{index}"), os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return descriptor
+                except BlockingIOError:
+                    os.close(descriptor)
+            if give_up is not None and time.monotonic() >= give_up:
+                return None
+            time.sleep(SLOT_POLL)
+
+    def _wait_shared_start(self, host: str) -> None:
+        """Wait until the pass-wide next start for `host` has come, then book the following one."""
+        while True:
+            with self._locked_schedule(host) as (shared, write):
+                now = time.monotonic()  # CLOCK_MONOTONIC is system-wide on Linux: comparable between processes
+                if now >= shared[0]:
+                    delay = max(self.delay_for(host), shared[1] if now < shared[2] else 0.0)
+                    write(now + delay, shared[1], shared[2])
+                    return
+                wait = shared[0] - now
+            time.sleep(wait)
+
+    @contextmanager
+    def _locked_schedule(
+        self, host: str
+    ) -> Iterator[tuple[tuple[float, float, float], Callable[[float, float, float], None]]]:
+        """The host's shared (next start, raised delay, raised until), read and rewritten under an exclusive lock."""
+        descriptor = os.open(self._path(host, "next"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            raw = os.pread(descriptor, 100, 0).split()
+            shared = (float(raw[0]), float(raw[1]), float(raw[2])) if len(raw) == 3 else (0.0, 0.0, 0.0)
+
+            def write(next_start: float, delay: float, until: float) -> None:
+                os.ftruncate(descriptor, 0)
+                os.pwrite(descriptor, f"{next_start!r} {delay!r} {until!r}".encode(), 0)
+
+            yield shared, write
+        finally:
+            os.close(descriptor)
+
+
+def pass_gate(slots_dir: str, max_per_host: int = 2, min_delay: float = 0.0) -> HostGate:
+    """The gate of one pass in this process: shared by every batch that names the same `slots_dir`.
+
+    Without a `slots_dir` (a batch run on its own) the gate is the batch's alone.
+    """
+    if not slots_dir:
+        return HostGate(max_per_host, min_delay)
+    return _pass_gate(slots_dir, max_per_host, min_delay)
+
+
+# Politeness is process-wide state by nature: the batches of a pass run as threads of one process and must see
+# one gate. It is keyed by the pass's own slots directory, so a later pass (in a long-lived process, e.g. tests)
+# starts fresh; a few are kept because a process only ever works for the pass or two in progress.
+@functools.lru_cache(maxsize=8)
+def _pass_gate(slots_dir: str, max_per_host: int, min_delay: float) -> HostGate:
+    return SharedHostGate(slots_dir, max_per_host, min_delay)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Annotated
 
@@ -14,6 +16,7 @@ from pydantic import Field, SecretStr
 from extractors.topics import load_topics
 from extractors.watchlist import load_watchlist, spellings
 from fetcher import host_key
+from fetcher.addresses import politeness_key
 from fetcher.schedule import is_due
 from flows.runner import run_link_batches
 from flows.steps import (
@@ -32,13 +35,23 @@ from flows.tasks import poll_feeds_task
 from presswatch.errors import PresswatchError, StorageError
 from presswatch.feedlist import load_feed_list
 from presswatch.settings import Settings, load_settings
+from storage.clusters import assign_clusters
 from storage.db import make_engine, upgrade
 from storage.models import utcnow
 from storage.queries import feed_health, health_markdown
 from storage.tags import sync_vocabulary
-from storage.writes import FeedPoll, FeedState, known_links, record_feed_polls, sync_watchlist, upsert_feeds
+from storage.writes import (
+    FeedPoll,
+    FeedState,
+    feed_states,
+    known_links,
+    record_feed_polls,
+    sync_watchlist,
+    upsert_feeds,
+)
 
-FEEDS_PER_TASK = 50
+MAX_POLL_TASKS = 16  # poll task runs per pass, whatever the number of feeds
+MIN_FEEDS_PER_POLL_TASK = 250  # fewer feeds than this share a task run: each run costs Prefect milliseconds
 
 
 def prepare_database(settings: Settings) -> None:
@@ -92,36 +105,56 @@ def monitor_feeds(
 def _monitor(
     feeds_file: str | None, database_url: SecretStr | None, workers: int | None, only_due: bool
 ) -> PassSummary:
-    """The body of a pass, run inside the `monitor-feeds` flow."""
-    logger = get_run_logger()
+    """The body of the `monitor-feeds` flow: settings, migrations, then one cycle over every feed."""
     settings = load_settings(feeds_file=feeds_file, database_url=database_url, workers=workers)
     prepare_database(settings)
+    return run_cycle(settings, None, only_due)
+
+
+def run_cycle(settings: Settings, feed_ids: Sequence[int] | None = None, only_due: bool = False) -> PassSummary:
+    """One monitoring pass: poll the feeds, store their new links as stories, record every poll; inside a flow.
+
+    `feed_ids` None means every feed of `settings.feeds_file` (rows are created for new ones); otherwise only
+    the feeds with those row ids (unknown ids are skipped, no rows are created). The database must already be
+    migrated (`prepare_database`). Passes over disjoint sets of feeds may run at the same time.
+    """
+    logger = get_run_logger()
+    stages = StageClock()
     sources = load_feed_list(settings.feeds_file)
-    config = pass_config(settings)
     # Hosts of the user's own feeds are trusted as written (a private intranet feed, a loopback test server).
-    config = PassConfig(**{**config.__dict__, "trusted_hosts": frozenset(host_key(s.url) for s in sources)})
+    config = replace(pass_config(settings), trusted_hosts=frozenset(_feed_host(s.url) for s in sources))
     engine = make_engine(config.database_url)
     try:
-        feeds = upsert_feeds(engine, [(source.url, source.name) for source in sources])
-        now = utcnow()
-        due = [f for f in feeds if not only_due or is_due(f.schedule, now)]
-        feed_jobs = [FeedJob(f.id, f.url, f.etag, f.last_modified, f.body_hash) for f in due]
-        poll_futures = [poll_feeds_task.submit(batch, config) for batch in chunks(feed_jobs, FEEDS_PER_TASK)]
-        results: list[FeedResult] = [result for future in poll_futures for result in future.result()]
-        feed_urls = {f.id: f.url for f in feeds}
-        all_links = [entry.link for result in results for entry in result.entries]
-        known = known_links(engine, all_links)
-        jobs = new_link_jobs(results, feed_urls, known)
-        batches = chunks(jobs, settings.batch_size)
+        with stages("feeds"):
+            if feed_ids is None:
+                feeds = upsert_feeds(engine, [(source.url, source.name) for source in sources])
+            else:
+                feeds = feed_states(engine, feed_ids)
+            now = utcnow()
+            due = [f for f in feeds if not only_due or is_due(f.schedule, now)]
+        with stages("poll"):
+            results = _poll(due, config)
+        with stages("known_links"):
+            all_links = [entry.link for result in results for entry in result.entries]
+            known = known_links(engine, all_links)
+            jobs = new_link_jobs(results, {f.id: f.url for f in feeds}, known)
+            batches = chunks(jobs, settings.batch_size)
         logger.info("%d feed(s) polled, %d new link(s) in %d batch(es)", len(results), len(jobs), len(batches))
-        reports = run_link_batches(batches, config, settings.workers)
+        with stages("links"):
+            reports = run_link_batches(batches, config, settings.workers)
         summary = _summarize(results, all_links, known, batches, reports)
         summary.feeds_not_due = len(feeds) - len(due)
-        states = {f.id: f for f in feeds}
-        record_feed_polls(engine, _polls_to_record(results, batches, reports, known, states))
-        health = feed_health(engine)
+        with stages("record"):
+            states = {f.id: f for f in feeds}
+            record_feed_polls(engine, _polls_to_record(results, batches, reports, known, states))
+        with stages("cluster"):
+            # After all batches, in this one process: parallel batches could not see each other's copies.
+            assign_clusters(engine, summary.stored_ids)
+        with stages("health"):
+            health = feed_health(engine)
     finally:
         engine.dispose()
+    summary.stage_seconds = stages.seconds
     _publish(summary)
     create_markdown_artifact(markdown=health_markdown(health), key="feed-health", description="Feed health")
     logger.info(summary.headline())
@@ -129,6 +162,55 @@ def _monitor(
     if storage_failures:
         raise storage_failures[0]
     return summary
+
+
+def _poll(feeds: Sequence[FeedState], config: PassConfig) -> list[FeedResult]:
+    """Poll the feeds in a bounded number of task runs, every host's feeds in one of them."""
+    feed_jobs = [FeedJob(f.id, f.url, f.etag, f.last_modified, f.body_hash) for f in feeds]
+    futures = [poll_feeds_task.submit(batch, config) for batch in poll_batches(feed_jobs)]
+    return [result for future in futures for result in future.result()]
+
+
+def poll_batches(
+    jobs: Sequence[FeedJob], max_tasks: int = MAX_POLL_TASKS, min_size: int = MIN_FEEDS_PER_POLL_TASK
+) -> list[list[FeedJob]]:
+    """Feeds in at most `max_tasks` batches of about equal size, all feeds of a host in the same batch.
+
+    Host affinity keeps the per-host limits true across task runs: each batch holds its own politeness gate.
+    """
+    by_host: dict[str, list[FeedJob]] = {}
+    for job in jobs:
+        by_host.setdefault(politeness_key(job.url), []).append(job)
+    count = max(1, min(max_tasks, -(-len(jobs) // max(1, min_size)), len(by_host)))
+    batches: list[list[FeedJob]] = [[] for _ in range(count)]
+    for group in sorted(by_host.values(), key=len, reverse=True):
+        min(batches, key=len).extend(group)  # largest groups first onto the lightest batch: near-even sizes
+    return [batch for batch in batches if batch]
+
+
+def _feed_host(url: str) -> str:
+    """The `host[:port]` of a feed URL for `trusted_hosts`; '' for a file: URL or one that does not parse."""
+    try:
+        return host_key(url)
+    except PresswatchError:
+        return ""
+
+
+class StageClock:
+    """Wall-clock seconds per named stage of a pass, for the summary and the benchmarks."""
+
+    def __init__(self) -> None:
+        """Start with no stage timed."""
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        """Time the block and add it to stage `name`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + round(time.perf_counter() - started, 4)
 
 
 def _polls_to_record(

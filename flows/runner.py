@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from prefect.task_runners import ProcessPoolTaskRunner
@@ -16,14 +18,21 @@ from flows.tasks import process_links_task
 def run_link_batches(
     batches: list[list[LinkJob]], config: PassConfig, workers: int
 ) -> list[BatchReport | BaseException]:
-    """Each batch's report, or the exception that ended it; one failing batch never loses the others."""
-    if workers > 1 and len(batches) > 1:
-        # Starting worker processes costs seconds: only worth it when there are batches to share.
-        with _workers_share_the_api(), ProcessPoolTaskRunner(max_workers=min(workers, len(batches))) as runner:
-            pooled = [runner.submit(process_links_task, {"jobs": batch, "config": config}) for batch in batches]
-            return [_outcome(future) for future in pooled]
-    threaded = [process_links_task.submit(batch, config) for batch in batches]
-    return [_outcome(future) for future in threaded]
+    """Each batch's report, or the exception that ended it; one failing batch never loses the others.
+
+    Every batch of the call shares one politeness gate (per-host slots in a temporary directory), whether the
+    batches run as threads of this process or in worker processes: a host sees at most 2 requests at once
+    from the whole pass, not 2 per batch.
+    """
+    with tempfile.TemporaryDirectory(prefix="presswatch-hosts-") as slots:
+        config = replace(config, host_slots=slots)
+        if workers > 1 and len(batches) > 1:
+            # Starting worker processes costs seconds: only worth it when there are batches to share.
+            with _workers_share_the_api(), ProcessPoolTaskRunner(max_workers=min(workers, len(batches))) as runner:
+                pooled = [runner.submit(process_links_task, {"jobs": batch, "config": config}) for batch in batches]
+                return [_outcome(future) for future in pooled]
+        threaded = [process_links_task.submit(batch, config) for batch in batches]
+        return [_outcome(future) for future in threaded]
 
 
 @contextmanager

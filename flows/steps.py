@@ -6,9 +6,11 @@ Everything passed in is picklable (ids, URLs, frozen dataclasses), so a batch ca
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,8 +29,10 @@ from extractors.models import FeedEntry, Watchlist
 from extractors.topics import Topics, load_topics
 from extractors.urls import normalize_url
 from extractors.watchlist import load_watchlist
+from fetcher.addresses import politeness_key
+from fetcher.aio import AsyncFetcher
 from fetcher.http import FetchPolicy, FetchResult, fetch, is_html, make_client, read_local_file
-from fetcher.politeness import HostGate
+from fetcher.politeness import HostGate, pass_gate
 from fetcher.schedule import SUCCESSES, FeedSchedule, after_failure, after_success
 from presswatch.errors import ExtractionError, FeedError, FetchError
 from presswatch.settings import Settings
@@ -37,10 +41,12 @@ from storage.models import utcnow
 from storage.writes import FeedPoll, LinkFailure, Story, store_batch
 
 T = TypeVar("T")
+Page = FetchResult | LinkFailure  # a downloaded page, or why there is none
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 EXTRACTION_TIMEOUT = 30.0  # seconds; trafilatura has no limit of its own
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+DOWNLOAD_LANES = 8  # threads downloading pages per batch (each host gets at most 2 of them)
 # The note parse_feed appends (last) when entries had no usable link; it says nothing about damage.
 _DROPPED_NOTE = re.compile(r"(?:^|; )\d+ of \d+ entries dropped: [^;]*$")
 
@@ -56,6 +62,7 @@ class PassConfig:
     spacy_model: str = ""
     trusted_hosts: frozenset[str] = frozenset()
     per_host_delay: float = 0.0
+    host_slots: str = ""  # directory of the pass's per-host slots (flows/runner.py); empty: one gate per batch
 
 
 @dataclass(frozen=True)
@@ -120,18 +127,29 @@ def _read(client: httpx.Client, url: str, config: PassConfig, gate: HostGate | N
 def poll_feed(client: httpx.Client, job: FeedJob, config: PassConfig, gate: HostGate | None = None) -> FeedResult:
     """Read one feed (conditional GET) and parse its entries; failures become a recorded poll, never an exception."""
     fetched_at = utcnow()
+    try:
+        result = _read(
+            client, job.url, config, gate, etag=job.etag, last_modified=job.last_modified, accept=FEED_ACCEPT
+        )
+    except FetchError as exc:
+        return _failed_poll(job, fetched_at, exc)
+    return feed_result(job, result, fetched_at)
+
+
+def _failed_poll(job: FeedJob, fetched_at: datetime, exc: FetchError) -> FeedResult:
+    """The recorded poll of a feed that could not be read, with the Retry-After it was given."""
+    poll = FeedPoll(job.feed_id, job.url, exc.outcome, exc.reason, exc.status, fetched_at, retry_after=exc.retry_after)
+    return FeedResult(poll)
+
+
+def feed_result(job: FeedJob, result: FetchResult, fetched_at: datetime) -> FeedResult:
+    """What a fetched feed gives: not modified, the same body as last time, a parse failure, or its entries."""
 
     def poll(
         outcome: str, reason: str | None, status: int | None, etag: str | None = None, last_modified: str | None = None
     ) -> FeedPoll:
         return FeedPoll(job.feed_id, job.url, outcome, reason, status, fetched_at, etag, last_modified)
 
-    try:
-        result = _read(
-            client, job.url, config, gate, etag=job.etag, last_modified=job.last_modified, accept=FEED_ACCEPT
-        )
-    except FetchError as exc:
-        return FeedResult(replace(poll(exc.outcome, exc.reason, exc.status), retry_after=exc.retry_after))
     if result.status == 304:
         return FeedResult(poll("not_modified", "not modified since the last read (HTTP 304)", 304))
     digest = hashlib.sha256(result.body).hexdigest()
@@ -170,23 +188,28 @@ def _parser_problem(warning: str | None) -> str | None:
     return _DROPPED_NOTE.sub("", warning or "") or None
 
 
-def story_from_link(
-    client: httpx.Client,
-    job: LinkJob,
-    watchlist: Watchlist,
-    config: PassConfig,
-    gate: HostGate | None = None,
-    topics: Topics | None = None,
-    ner: Language | None = None,
-) -> Story | LinkFailure:
-    """Download, extract and tag one link; anything that goes wrong is a LinkFailure with a reason."""
+def fetch_link(
+    client: httpx.Client, job: LinkJob, config: PassConfig, gate: HostGate | None = None
+) -> FetchResult | LinkFailure:
+    """Download one link's page (checked, capped, polite); a refusal or failure is a LinkFailure with a reason."""
     link = normalize_url(job.link)
     if link.startswith("file:") and not _is_local_link_of_feed(link, job.feed_url):
         return LinkFailure(link, job.feed_id, "blocked", "refused: file: links are read only beside a local feed")
     try:
-        result = _read(client, link, config, gate, accept=PAGE_ACCEPT)
+        return _read(client, link, config, gate, accept=PAGE_ACCEPT)
     except FetchError as exc:
         return LinkFailure(link, job.feed_id, exc.outcome, exc.reason, exc.status)
+
+
+def story_from_page(
+    job: LinkJob,
+    result: FetchResult,
+    watchlist: Watchlist,
+    topics: Topics | None = None,
+    ner: Language | None = None,
+) -> Story | LinkFailure:
+    """Extract and tag a downloaded page; an empty, non-HTML or unreadable page is a LinkFailure."""
+    link = normalize_url(job.link)
     if not result.body:
         return LinkFailure(link, job.feed_id, "empty", "the server sent an empty page", result.status)
     if not is_html(result):
@@ -217,17 +240,66 @@ def story_from_link(
     )
 
 
+def story_from_link(
+    client: httpx.Client,
+    job: LinkJob,
+    watchlist: Watchlist,
+    config: PassConfig,
+    gate: HostGate | None = None,
+    topics: Topics | None = None,
+    ner: Language | None = None,
+) -> Story | LinkFailure:
+    """Download, extract and tag one link; anything that goes wrong is a LinkFailure with a reason."""
+    fetched = fetch_link(client, job, config, gate)
+    return fetched if isinstance(fetched, LinkFailure) else story_from_page(job, fetched, watchlist, topics, ner)
+
+
+def _host_lanes(jobs: Sequence[LinkJob]) -> list[list[int]]:
+    """Indexes of `jobs` in lanes: each host's links dealt into at most 2 lanes, which are fetched in order."""
+    by_host: dict[str, list[int]] = {}
+    for index, job in enumerate(jobs):
+        by_host.setdefault(politeness_key(job.link), []).append(index)  # '' for an invalid URL: it fails alone
+    return [indexes[lane::2] for indexes in by_host.values() for lane in range(min(2, len(indexes)))]
+
+
+def _download(jobs: Sequence[LinkJob], fetch_one: Callable[[LinkJob], Page]) -> list[Future[Page]]:
+    """Start downloading every job, and return one future per job, in order.
+
+    A thread per lane (see `_host_lanes`), so a slow host occupies at most two threads and never holds up the
+    links of other hosts in the same batch; the pass-wide gate bounds each host across batches.
+    """
+    futures: list[Future[Page]] = [Future() for _ in jobs]
+
+    def run(lane: list[int]) -> None:
+        for index in lane:
+            try:
+                futures[index].set_result(fetch_one(jobs[index]))
+            except Exception as exc:  # noqa: BLE001 - handed to the batch thread, which raises it
+                futures[index].set_exception(exc)
+
+    lanes = _host_lanes(jobs)
+    pool = ThreadPoolExecutor(max(1, min(len(lanes), DOWNLOAD_LANES)))
+    for lane in lanes:
+        pool.submit(run, lane)
+    pool.shutdown(wait=False)  # the threads end with their lanes; the futures carry the results
+    return futures
+
+
 def process_links(jobs: Sequence[LinkJob], config: PassConfig) -> BatchReport:
     """Turn a batch of links into stories and store them (one transaction), returning what happened."""
     watchlist = load_watchlist(config.watchlist_file)
     topics = load_topics(config.topics_file) if config.topics_file else None
     ner = load_ner_model(config.spacy_model) if config.spacy_model else None  # cached: once per process
-    gate = HostGate(max_per_host=2, min_delay=config.per_host_delay)
+    # One gate for the whole pass (every batch, thread or process), so a host never sees more than 2 at once.
+    gate = pass_gate(config.host_slots, max_per_host=2, min_delay=config.per_host_delay)
     stories: list[Story] = []
     failures: list[LinkFailure] = []
+    # Downloads run ahead in per-host lanes; extraction and tagging stay on this thread, in the batch's order.
     with make_client(config.policy) as client:
-        for job in jobs:
-            outcome = story_from_link(client, job, watchlist, config, gate, topics, ner)
+        pages = _download(jobs, lambda job: fetch_link(client, job, config, gate))
+        for job, future in zip(jobs, pages, strict=True):
+            page = future.result()
+            outcome = page if isinstance(page, LinkFailure) else story_from_page(job, page, watchlist, topics, ner)
             (stories if isinstance(outcome, Story) else failures).append(outcome)  # type: ignore[arg-type]
     engine = make_engine(config.database_url)
     try:
@@ -243,10 +315,34 @@ def process_links(jobs: Sequence[LinkJob], config: PassConfig) -> BatchReport:
 
 
 def poll_feeds(jobs: Sequence[FeedJob], config: PassConfig) -> list[FeedResult]:
-    """Poll a batch of feeds one after another, politely."""
-    gate = HostGate(max_per_host=2, min_delay=config.per_host_delay)
-    with make_client(config.policy) as client:
-        return [poll_feed(client, job, config, gate) for job in jobs]
+    """Poll a batch of feeds concurrently (asyncio, hundreds in flight, at most 2 per host), in the order given."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_poll_feeds(jobs, config))
+    # Called from inside a running loop (an async flow or task): give the batch a loop of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _poll_feeds(jobs, config)).result()
+
+
+async def _poll_feeds(jobs: Sequence[FeedJob], config: PassConfig) -> list[FeedResult]:
+    async with AsyncFetcher(
+        config.policy, trusted_hosts=config.trusted_hosts, per_host=2, min_delay=config.per_host_delay
+    ) as fetcher:
+        return list(await asyncio.gather(*(_poll_one(fetcher, job, config) for job in jobs)))
+
+
+async def _poll_one(fetcher: AsyncFetcher, job: FeedJob, config: PassConfig) -> FeedResult:
+    """One feed through the async fetcher (a file: feed is read from disk); parsing stays per feed."""
+    fetched_at = utcnow()
+    try:
+        if job.url.startswith("file:"):
+            result = read_local_file(_local_path(job.url), config.policy)
+        else:
+            result = await fetcher.fetch(job.url, etag=job.etag, last_modified=job.last_modified, accept=FEED_ACCEPT)
+    except FetchError as exc:
+        return _failed_poll(job, fetched_at, exc)
+    return feed_result(job, result, fetched_at)
 
 
 def chunks(items: Sequence[T], size: int) -> list[list[T]]:

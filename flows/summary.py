@@ -28,6 +28,7 @@ class PassSummary(BaseModel):
     stored_links: list[str] = Field(default_factory=list)
     duplicates: int = 0
     links_failed: list[Problem] = Field(default_factory=list)
+    stage_seconds: dict[str, float] = Field(default_factory=dict)  # wall time per stage of the pass
 
     @property
     def stories_stored(self) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
@@ -116,20 +116,52 @@ def sync_watchlist(engine: Engine, watchlist: Watchlist) -> None:
 
 
 def upsert_feeds(engine: Engine, feeds: Iterable[tuple[str, str | None]]) -> list[FeedState]:
-    """Make sure each (url, name) feed has a row; return their states in the order given."""
-    urls: list[str] = []
+    """Make sure each (url, name) feed has a row; return their states in the order given.
+
+    Batched for thousands of feeds: one read of the rows there are, one executemany for the new or renamed.
+    """
+    names: dict[str, str | None] = {}
+    for url, name in feeds:
+        names[url] = name if name or url not in names else names[url]
     with transaction(engine) as connection:
-        for url, name in feeds:
-            statement = _insert(connection, _table(Feed)).values(url=url, name=name, created_at=utcnow())
-            if name:
-                statement = statement.on_conflict_do_update(index_elements=["url"], set_={"name": name})
-            else:
-                statement = statement.on_conflict_do_nothing(index_elements=["url"])
-            connection.execute(statement)
-            urls.append(url)
-        rows = connection.execute(select(_table(Feed)).where(Feed.url.in_(urls))).all()
-    by_url = {row.url: feed_state(row) for row in rows}
-    return [by_url[url] for url in dict.fromkeys(urls)]
+        by_url = _feed_rows(connection, list(names))
+        changed = [url for url, name in names.items() if url not in by_url or (name and by_url[url].name != name)]
+        now = utcnow()
+        named = [{"url": url, "name": names[url], "created_at": now} for url in changed if names[url]]
+        unnamed = [{"url": url, "name": None, "created_at": now} for url in changed if not names[url]]
+        if named:
+            statement = _insert(connection, _table(Feed))
+            connection.execute(
+                statement.on_conflict_do_update(index_elements=["url"], set_={"name": statement.excluded.name}), named
+            )
+        if unnamed:
+            connection.execute(
+                _insert(connection, _table(Feed)).on_conflict_do_nothing(index_elements=["url"]), unnamed
+            )
+        by_url.update(_feed_rows(connection, changed))
+    return [by_url[url] for url in names]
+
+
+def _feed_rows(connection: Connection, urls: Sequence[str]) -> dict[str, FeedState]:
+    """The states of the feeds with these URLs that have a row, read in chunked IN lists."""
+    found: dict[str, FeedState] = {}
+    for start in range(0, len(urls), IN_CLAUSE_CHUNK):
+        chunk = urls[start : start + IN_CLAUSE_CHUNK]
+        for row in connection.execute(select(_table(Feed)).where(Feed.url.in_(chunk))):
+            found[row.url] = feed_state(row)
+    return found
+
+
+def feed_states(engine: Engine, ids: Iterable[int]) -> list[FeedState]:
+    """The states of the feeds with these row ids, in the order given; unknown ids are left out."""
+    wanted = list(dict.fromkeys(ids))
+    by_id: dict[int, FeedState] = {}
+    with transaction(engine) as connection:
+        for start in range(0, len(wanted), IN_CLAUSE_CHUNK):
+            chunk = wanted[start : start + IN_CLAUSE_CHUNK]
+            for row in connection.execute(select(_table(Feed)).where(Feed.id.in_(chunk))):
+                by_id[row.id] = feed_state(row)
+    return [by_id[feed_id] for feed_id in wanted if feed_id in by_id]
 
 
 def feed_state(row: Any) -> FeedState:
@@ -199,7 +231,7 @@ def _store_story(connection: Connection, story: Story) -> StoredStory:
         "sitename": article.sitename,
         "description": article.description,
         "text": article.text,
-        "word_count": len(article.text.split()),
+        "word_count": article.word_count,
         "extractor": article.extractor,
         "feed_id": story.feed_id,
         "date_source": article.date_source,
@@ -281,28 +313,22 @@ def record_feed_polls(engine: Engine, polls: Sequence[FeedPoll]) -> None:
     """Save each feed's new validators and status with one fetch event, once its links are dealt with.
 
     Called only after the feed's links were stored, so that a pass cut short never leaves a feed marked
-    as read (a 304 next time) while its stories are missing.
+    as read (a 304 next time) while its stories are missing. Batched: one executemany per kind of change.
     """
     if not polls:
         return
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for poll in polls:
+        changes = _feed_changes(poll)
+        groups.setdefault(tuple(sorted(changes)), []).append({"feed_key": poll.feed_id, **changes})
     with transaction(engine) as connection:
-        for poll in polls:
-            changes: dict[str, Any] = {"last_fetched_at": poll.fetched_at, "last_status": poll.outcome}
-            if poll.outcome == "ok":
-                changes.update(etag=poll.etag, last_modified=poll.last_modified, body_hash=poll.body_hash)
-                if poll.ttl_minutes is not None:
-                    changes["ttl_minutes"] = poll.ttl_minutes
-            if poll.new_items:
-                changes["last_new_story_at"] = poll.fetched_at
-            if poll.schedule is not None:
-                changes.update(
-                    poll_interval_seconds=int(poll.schedule.interval.total_seconds()),
-                    next_due_at=poll.schedule.next_due_at,
-                    failure_score=poll.schedule.failure_score,
-                    consecutive_failures=poll.schedule.consecutive_failures,
-                    suspended_reason=poll.schedule.suspended_reason,
-                )
-            connection.execute(update(_table(Feed)).where(Feed.id == poll.feed_id).values(**changes))
+        for columns, rows in groups.items():
+            statement = (
+                update(_table(Feed))
+                .where(_table(Feed).c.id == bindparam("feed_key"))
+                .values({column: bindparam(column) for column in columns})
+            )
+            connection.execute(statement, rows)
         connection.execute(
             _insert(connection, _table(FetchEvent)),
             [
@@ -318,6 +344,26 @@ def record_feed_polls(engine: Engine, polls: Sequence[FeedPoll]) -> None:
                 for poll in polls
             ],
         )
+
+
+def _feed_changes(poll: FeedPoll) -> dict[str, Any]:
+    """The feeds columns one poll changes."""
+    changes: dict[str, Any] = {"last_fetched_at": poll.fetched_at, "last_status": poll.outcome}
+    if poll.outcome == "ok":
+        changes.update(etag=poll.etag, last_modified=poll.last_modified, body_hash=poll.body_hash)
+        if poll.ttl_minutes is not None:
+            changes["ttl_minutes"] = poll.ttl_minutes
+    if poll.new_items:
+        changes["last_new_story_at"] = poll.fetched_at
+    if poll.schedule is not None:
+        changes.update(
+            poll_interval_seconds=int(poll.schedule.interval.total_seconds()),
+            next_due_at=poll.schedule.next_due_at,
+            failure_score=poll.schedule.failure_score,
+            consecutive_failures=poll.schedule.consecutive_failures,
+            suspended_reason=poll.schedule.suspended_reason,
+        )
+    return changes
 
 
 def _first_line(exc: BaseException) -> str:

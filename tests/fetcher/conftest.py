@@ -54,8 +54,8 @@ def strict_client() -> Iterator[httpx.Client]:
         yield made
 
 
-def _started() -> HTTPServer:
-    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+def _started(host: str = "127.0.0.1") -> HTTPServer:
+    server = HTTPServer(host=host, port=0, threaded=True)
     server.start()
     return server
 
@@ -69,7 +69,7 @@ def _server_a() -> Iterator[HTTPServer]:
 
 @pytest.fixture(scope="session")
 def _server_b() -> Iterator[HTTPServer]:
-    server = _started()
+    server = _started("127.0.0.2")  # another address: politeness is per host name, whatever the port
     yield server
     server.stop()
 
@@ -84,7 +84,7 @@ def server(_server_a: HTTPServer) -> Iterator[HTTPServer]:
 
 @pytest.fixture
 def other_server(_server_b: HTTPServer) -> Iterator[HTTPServer]:
-    """A second server (another port, so another host for trust and politeness)."""
+    """A second server on 127.0.0.2: another host for trust and politeness."""
     _server_b.clear()
     yield _server_b
     _server_b.clear()

@@ -416,7 +416,7 @@ def test_trusted_host_opens_only_itself_not_a_redirect_to_another_loopback_host(
     assert result.body == b"<rss/>"
     with pytest.raises(BlockedURLError) as caught:
         fetch(strict_client, server.url_for("/elsewhere"), policy, trusted_hosts=trusted)
-    assert caught.value.reason == "refused: 127.0.0.1 is a loopback address"
+    assert caught.value.reason == "refused: 127.0.0.2 is a loopback address"
     assert other_server.log == []
 
 

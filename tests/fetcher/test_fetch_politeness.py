@@ -11,7 +11,7 @@ import httpx
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from fetcher import FetchPolicy, HostGate, fetch, host_key
+from fetcher import FetchPolicy, HostGate, fetch, politeness_key
 
 PolicyFactory = Callable[..., FetchPolicy]
 
@@ -105,7 +105,7 @@ def test_too_many_requests_slows_the_host_down(
     server.expect_ordered_request("/busy").respond_with_data("no", status=429, headers={"Retry-After": "0"})
     server.expect_ordered_request("/busy").respond_with_data("ok", content_type="text/html")
     gate = HostGate(max_per_host=2, min_delay=0.05, slow_for=60)
-    host = host_key(server.url_for("/busy"))
+    host = politeness_key(server.url_for("/busy"))
     assert gate.delay_for(host) == 0.05
     started = time.monotonic()
     result = fetch(client, server.url_for("/busy"), fast_policy(retries=1, backoff=0.01), gate=gate)

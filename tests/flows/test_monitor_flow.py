@@ -203,3 +203,34 @@ def test_several_batches_run_in_worker_processes_and_all_stories_land(
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(DISTINCT article_id) FROM mentions")).scalar_one() == 4
     engine.dispose()
+
+
+SYNDICATION = Path(__file__).resolve().parents[1] / "data" / "pages" / "syndication"
+
+
+def test_copies_stored_by_different_batches_of_a_pass_end_in_one_cluster(
+    httpserver: HTTPServer, feeds_file: Callable[..., Path], sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = ["outlet-c-trimmed.html", "outlet-b-copy.html", "outlet-a-wire.html", "site-x-jd.html"]
+    for name in names:
+        httpserver.expect_request(f"/{name}").respond_with_data(
+            (SYNDICATION / name).read_bytes(), content_type="text/html; charset=utf-8"
+        )
+    httpserver.expect_request("/wire.xml").respond_with_data(
+        rss(*(httpserver.url_for(f"/{n}") for n in names)), content_type="application/rss+xml"
+    )
+    monkeypatch.setenv("PRESSWATCH_BATCH_SIZE", "1")  # every copy in a batch of its own, in two processes
+    summary = run_pass(feeds_file(httpserver.url_for("/wire.xml")), sqlite_url, workers=2)
+    assert summary.stories_stored == 4
+    engine = make_engine(sqlite_url)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT url, id, cluster_id, is_original FROM articles")).all()
+    engine.dispose()
+    by_name = {row.url.rsplit("/", 1)[1]: row for row in rows}
+    wire = by_name["outlet-a-wire.html"].id
+    assert {n: (r.cluster_id, bool(r.is_original)) for n, r in by_name.items()} == {
+        "outlet-a-wire.html": (wire, True),
+        "outlet-b-copy.html": (wire, False),
+        "outlet-c-trimmed.html": (wire, False),
+        "site-x-jd.html": (by_name["site-x-jd.html"].id, True),
+    }

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select, text
 
+from extractors.articles import count_words
 from extractors.models import EntityTag, ExtractedArticle, WatchedEntity, Watchlist
 from storage.db import make_engine, upgrade
 from storage.models import Article, ArticleLink, Entity, FetchEvent, Mention
@@ -150,4 +152,15 @@ def test_feed_validators_are_saved_only_when_the_poll_is_recorded(database_url: 
     record_feed_polls(engine, [poll])
     [again] = upsert_feeds(engine, [("https://news.example/feed.xml", None)])
     assert (again.id, again.etag, again.name) == (feed.id, '"v1"', "News")
+    engine.dispose()
+
+
+def test_word_count_is_the_extractors_count_so_chinese_text_is_counted_by_character(database_url: str) -> None:
+    engine = ready(database_url)
+    text_zh = "阿里巴巴今天发布了新的人工智能模型。"
+    article = replace(story("https://news.example/zh").article, text=text_zh, word_count=count_words(text_zh))
+    store_batch(engine, [replace(story("https://news.example/zh"), article=article)], [])
+    with engine.connect() as connection:
+        stored = connection.execute(select(Article.word_count)).scalar_one()
+    assert stored == count_words(text_zh) == 17  # one word per CJK character; str.split() would say 1
     engine.dispose()
