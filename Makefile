@@ -20,6 +20,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check --output-format concise .
+	$(BIN)/ruff format --check --quiet .
 	$(BIN)/mypy presswatch extractors fetcher storage flows migrations
 
 test: $(STAMP) lint
