@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,16 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from presswatch.errors import ConfigError
 from presswatch.settings import Settings
 
-DEPLOYMENT_NAMES = ("monitor-feeds", "ingest-urls", "backfill-feed", "spike-alerts", "retag")
+DEPLOYMENT_NAMES = (
+    "monitor-feeds",
+    "ingest-urls",
+    "backfill-feed",
+    "spike-alerts",
+    "retag",
+    "reextract",
+    "monitor-shard",
+    "monitor-cycle",
+)
 
 
 def build_deployments(settings: Settings) -> list[Any]:
@@ -26,7 +36,9 @@ def build_deployments(settings: Settings) -> list[Any]:
     from flows.alerts import spike_alerts
     from flows.ingest import backfill_feed, ingest_urls
     from flows.monitor import monitor_feeds
+    from flows.reextract import reextract
     from flows.retag import retag
+    from flows.shards import monitor_cycle, monitor_shard
 
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
     return [
@@ -54,6 +66,24 @@ def build_deployments(settings: Settings) -> list[Any]:
         retag.to_deployment(
             "retag",
             description="Re-tag stored stories after the watchlist or topic rules change (no downloads).",
+            tags=["presswatch"],
+        ),
+        reextract.to_deployment(
+            "reextract",
+            description="Re-run extraction over the stored raw pages after an upgrade (no downloads).",
+            tags=["presswatch"],
+        ),
+        # For a fleet of workers (prefect.yaml schedules the cycle there); served here, they run ad hoc.
+        monitor_shard.to_deployment(
+            "monitor-shard",
+            description="Read one shard of the feeds (a stable hash of each feed's host) and store new stories.",
+            tags=["presswatch"],
+        ),
+        monitor_cycle.to_deployment(
+            "monitor-cycle",
+            parameters={"only_due": True},
+            concurrency_limit=one_at_a_time,
+            description="Split the due feeds into shards and run each as a monitor-shard flow run; sum them.",
             tags=["presswatch"],
         ),
     ]
@@ -92,16 +122,18 @@ def wait_healthy(api_url: str, process: subprocess.Popen[bytes], timeout: float 
     raise ConfigError(f"the Prefect server at {api_url} was not ready within {timeout:.0f} s")
 
 
-def stop(process: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
-    """SIGTERM a child (background children ignore SIGINT), then SIGKILL if it will not go."""
-    if process is None or process.poll() is not None:
-        return
+def stop(process: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> int | None:
+    """SIGTERM a child (background children ignore SIGINT), then SIGKILL if it will not go; its exit status."""
+    if process is None:
+        return None
+    if process.poll() is not None:
+        return process.returncode
     process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout)
+        return process.wait(timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait()
+        return process.wait()
 
 
 def run_local_stack(data_dir: Path, port: int | None, settings_env: dict[str, str]) -> int:
@@ -128,10 +160,13 @@ def run_local_stack(data_dir: Path, port: int | None, settings_env: dict[str, st
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        # Each child in a process group of its own: a Ctrl-C in the terminal reaches only this process,
+        # which then stops them in the right order (serve first) instead of both at once.
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdin=subprocess.DEVNULL,
+            process_group=0,
         )
         wait_healthy(api_url, server)
         print(f"Prefect UI: http://127.0.0.1:{port}/  (API {api_url}); Ctrl-C stops everything", flush=True)
@@ -139,19 +174,39 @@ def run_local_stack(data_dir: Path, port: int | None, settings_env: dict[str, st
             [sys.executable, "-m", "flows.cli", "serve"],
             env={**env, "PREFECT_API_URL": api_url},
             stdin=subprocess.DEVNULL,
+            process_group=0,
         )
-        while not stopping:
-            if serve_process.poll() is not None:
-                print(f"presswatch serve exited with status {serve_process.returncode}", file=sys.stderr)
-                return serve_process.returncode or 1
-            if server.poll() is not None:
-                print(f"the Prefect server exited with status {server.returncode}", file=sys.stderr)
-                return server.returncode or 1
-            time.sleep(0.3)
-        return 0
+        status = _watch(serve_process, server, lambda: stopping)
     finally:
-        # serve first: a serve whose server is gone hangs.
-        stop(serve_process)
-        stop(server)
+        clean = _stop_in_order(serve_process, server)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    return status or (0 if clean else 1)  # asked to stop, but a child had to be killed: say so
+
+
+def _watch(
+    serve_process: subprocess.Popen[bytes], server: subprocess.Popen[bytes], stopping: Callable[[], bool]
+) -> int:
+    """Wait until asked to stop (0), or until a child exits on its own (its status, never 0)."""
+    while not stopping():
+        for name, child in (("presswatch serve", serve_process), ("the Prefect server", server)):
+            if child.poll() is not None:
+                print(f"{name} exited with status {child.returncode}", file=sys.stderr)
+                return child.returncode or 1
+        time.sleep(0.3)
+    return 0
+
+
+def _stop_in_order(serve_process: subprocess.Popen[bytes] | None, server: subprocess.Popen[bytes] | None) -> bool:
+    """Stop serve, then the server (a serve whose server is gone hangs); print each exit status; True if clean.
+
+    Clean is 0, or death by the SIGTERM we sent: uvicorn (Prefect's server) finishes its graceful shutdown and
+    then re-raises the signal, so a server that stopped properly reports -15.
+    """
+    clean = True
+    for name, child in (("presswatch serve", serve_process), ("the Prefect server", server)):
+        status = stop(child)
+        if status is not None:
+            print(f"{name} stopped (exit status {status})", flush=True)
+            clean = clean and status in (0, -signal.SIGTERM)
+    return clean

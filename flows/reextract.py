@@ -228,7 +228,9 @@ def _new_values(
 def reextract(
     since: Annotated[datetime | None, Field(title="Since", description="Stories counting from this time.")] = None,
     until: Annotated[datetime | None, Field(title="Until", description="Stories counting up to this time.")] = None,
-    limit: Annotated[int | None, Field(title="Limit", description="At most this many stories.", ge=1)] = None,
+    limit: Annotated[
+        int | None, Field(title="Limit", description="At most this many stories.", ge=1, le=10_000_000)
+    ] = None,
     dry_run: Annotated[bool, Field(title="Dry run", description="Report what would change; write nothing.")] = False,
     database_url: Annotated[
         SecretStr | None, Field(title="Database URL", description="Leave empty to use PRESSWATCH_DATABASE_URL.")

@@ -79,3 +79,20 @@ def test_only_due_feeds_are_read_by_the_scheduled_pass(
     assert health.next_due_at is not None and health.last_fetched_at is not None
     assert health.next_due_at - health.last_fetched_at == timedelta(hours=1)
     assert "| ok |" in health_markdown([health])
+
+
+def test_retry_after_on_a_429_puts_the_next_read_of_the_feed_that_far_off(
+    httpserver: HTTPServer, feeds_file: Callable[..., Path], sqlite_url: str
+) -> None:
+    httpserver.expect_request("/busy.xml").respond_with_data(
+        "too many requests", status=429, headers={"Retry-After": "7200"}
+    )
+    feeds = feeds_file(httpserver.url_for("/busy.xml"))
+    summary = run(feeds, sqlite_url)
+    assert [(p.outcome, p.url) for p in summary.feeds_failed] == [("http_error", httpserver.url_for("/busy.xml"))]
+    assert len(httpserver.log) == 1  # two hours is too long to wait inside a pass: given up at once, not retried
+    busy = feed_row(sqlite_url, httpserver.url_for("/busy.xml"))
+    assert busy.last_status == "http_error" and busy.consecutive_failures == 1
+    assert busy.next_due_at - busy.last_fetched_at >= timedelta(hours=2)
+    assert run(feeds, sqlite_url, only_due=True).feeds_not_due == 1  # the scheduled pass leaves it alone
+    assert len(httpserver.log) == 1

@@ -25,6 +25,11 @@ def test_prefect_yaml_declares_every_served_deployment_with_a_real_entrypoint() 
         assert flow.name == served[deployment["name"]].flow_name
         assert deployment["work_pool"]["name"] == "presswatch"
     by_name = {d["name"]: d for d in declared}
-    assert by_name["monitor-feeds"]["schedules"] == [{"interval": 900}]
-    assert by_name["monitor-feeds"]["concurrency_limit"]["collision_strategy"] == "CANCEL_NEW"
+    # On a fleet the cycle is the scheduled monitoring; monitor-feeds' schedule is off so no feed is read twice.
+    assert by_name["monitor-feeds"]["schedules"] == [{"interval": 900, "active": False}]
+    assert by_name["monitor-cycle"]["schedules"] == [{"interval": 900}]
+    assert by_name["monitor-cycle"]["parameters"]["only_due"] is True
+    for name in ("monitor-feeds", "monitor-cycle"):
+        assert by_name[name]["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+    assert "schedules" not in by_name["monitor-shard"]  # shards run only when a cycle starts them
     assert by_name["spike-alerts"]["schedules"][0]["cron"] == load_settings().alerts_cron
