@@ -50,6 +50,13 @@ def failure_kind(outcome: str, status: int | None) -> str:
     return outcome
 
 
+def is_passing(outcome: str, status: int | None) -> bool:
+    """Whether a failed download may well succeed if tried again soon: a time-out, a dropped connection, a 5xx/429."""
+    if outcome == "http_error":
+        return status is not None and (status >= 500 or status in (408, 425, 429))
+    return outcome in ("timeout", "connection_error")
+
+
 def stretch_for_novelty(interval: timedelta, new_items: int, total_items: int) -> timedelta:
     """Shorter when most items are new, longer when none are, unchanged in between."""
     if total_items <= 0 or new_items == 0:

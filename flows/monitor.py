@@ -17,7 +17,7 @@ from extractors.topics import load_topics
 from extractors.watchlist import load_watchlist, spellings
 from fetcher import host_key
 from fetcher.addresses import politeness_key
-from fetcher.schedule import is_due
+from fetcher.schedule import SUCCESSES, is_due, is_passing
 from flows.runner import run_link_batches
 from flows.steps import (
     BatchReport,
@@ -38,11 +38,12 @@ from presswatch.settings import Settings, load_settings
 from storage.clusters import assign_clusters
 from storage.db import make_engine, upgrade
 from storage.models import utcnow
-from storage.queries import feed_health, health_markdown
+from storage.queries import failed_attempts, feed_health, health_markdown
 from storage.tags import sync_vocabulary
 from storage.writes import (
     FeedPoll,
     FeedState,
+    LinkFailure,
     feed_states,
     known_links,
     record_feed_polls,
@@ -52,6 +53,7 @@ from storage.writes import (
 
 MAX_POLL_TASKS = 16  # poll task runs per pass, whatever the number of feeds
 MIN_FEEDS_PER_POLL_TASK = 250  # fewer feeds than this share a task run: each run costs Prefect milliseconds
+MAX_LINK_ATTEMPTS = 3  # a link failing for a passing reason keeps its feed re-read until this many failures
 
 
 def prepare_database(settings: Settings) -> None:
@@ -146,7 +148,9 @@ def run_cycle(settings: Settings, feed_ids: Sequence[int] | None = None, only_du
         summary.feeds_not_due = len(feeds) - len(due)
         with stages("record"):
             states = {f.id: f for f in feeds}
-            record_feed_polls(engine, _polls_to_record(results, batches, reports, known, states))
+            retry = [failure.link for failure in _passing_failures(reports)]
+            attempts = failed_attempts(engine, retry) if retry else {}
+            record_feed_polls(engine, _polls_to_record(results, batches, reports, known, states, attempts))
         with stages("cluster"):
             # After all batches, in this one process: parallel batches could not see each other's copies.
             assign_clusters(engine, summary.stored_ids)
@@ -219,31 +223,47 @@ def _polls_to_record(
     reports: Sequence[BatchReport | BaseException],
     known: set[str],
     states: dict[int, FeedState],
+    attempts: dict[str, int],
 ) -> list[FeedPoll]:
-    """Feed polls to save; a feed whose links were in a failed batch keeps its old validators, so it is re-read."""
-    unfinished_feeds = {
-        job.feed_id
+    """Feed polls to save; a feed with links left for a later try keeps its old validators, so it is re-read.
+
+    That is a feed whose links were in a failed batch, or one with a link that failed for a passing reason
+    (time-out, dropped connection, 5xx, 429) fewer than MAX_LINK_ATTEMPTS times (`attempts`, counted from
+    `fetch_events`): without it a 304 or an unchanged body would hide that link until the feed changes.
+    """
+    unfinished = {
+        job.feed_id: "some links were not processed; will re-read"
         for batch, report in zip(batches, reports, strict=True)
         if isinstance(report, BaseException)
         for job in batch
     }
+    for failure in _passing_failures(reports):
+        if failure.feed_id is not None and attempts.get(failure.link, 0) < MAX_LINK_ATTEMPTS:
+            reason = f"a link failed for a passing reason ({failure.outcome}: {failure.reason}); will re-read"
+            unfinished.setdefault(failure.feed_id, reason)
     polls = []
     for result in results:
         poll = replace(result.poll, new_items=sum(1 for entry in result.entries if entry.link not in known))
-        if poll.feed_id in unfinished_feeds:
+        if poll.feed_id in unfinished and poll.outcome in SUCCESSES:
             poll = FeedPoll(
-                poll.feed_id,
-                poll.url,
-                "incomplete",
-                "some links were not processed; will re-read",
-                poll.status_code,
-                poll.fetched_at,
+                poll.feed_id, poll.url, "incomplete", unfinished[poll.feed_id], poll.status_code, poll.fetched_at
             )
         state = states[poll.feed_id]
         polls.append(
             replace(poll, schedule=next_schedule(poll, state.schedule, state.ttl_minutes, len(result.entries)))
         )
     return polls
+
+
+def _passing_failures(reports: Sequence[BatchReport | BaseException]) -> list[LinkFailure]:
+    """Link failures of this pass that may well pass if tried again soon."""
+    return [
+        failure
+        for report in reports
+        if isinstance(report, BatchReport)
+        for failure in report.failures
+        if is_passing(failure.outcome, failure.status_code)
+    ]
 
 
 def _summarize(

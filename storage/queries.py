@@ -129,3 +129,19 @@ def health_markdown(rows: Sequence[FeedHealth]) -> str:
             f"{when(row.last_new_story_at)} | {when(row.next_due_at)} | {note.replace('|', '/')} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def failed_attempts(engine: Engine, links: Sequence[str]) -> dict[str, int]:
+    """How many times each link has been tried without becoming a story (its non-`stored` fetch events)."""
+    counts: dict[str, int] = {}
+    unique = sorted(set(links))
+    with engine.connect() as connection:
+        for start in range(0, len(unique), 500):  # bounded IN lists
+            chunk = unique[start : start + 500]
+            rows = connection.execute(
+                select(FetchEvent.url, func.count())
+                .where(FetchEvent.url.in_(chunk), FetchEvent.article_id.is_(None))
+                .group_by(FetchEvent.url)
+            )
+            counts.update({url: int(n) for url, n in rows})
+    return counts

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, select, text
+from werkzeug import Request, Response
 
 from flows.monitor import monitor_feeds
 from storage.db import make_engine
@@ -234,3 +235,75 @@ def test_copies_stored_by_different_batches_of_a_pass_end_in_one_cluster(
         "outlet-c-trimmed.html": (wire, False),
         "site-x-jd.html": (by_name["site-x-jd.html"].id, True),
     }
+
+
+class FlakyPage:
+    """A story page that answers 503 to its first `failures` requests, then the page."""
+
+    def __init__(self, failures: int, slug: str) -> None:
+        self.failures = failures
+        self.requests = 0
+        self.page = (
+            (FIXTURE / "jack-ma-comeback.html").read_bytes().replace(b"jack-ma-comeback-alibaba-ai", slug.encode())
+        )
+
+    def __call__(self, _request: Request) -> Response:
+        self.requests += 1
+        if self.requests <= self.failures:
+            return Response("busy", status=503)
+        return Response(self.page, content_type="text/html")
+
+
+def feed_with_etag(site: HTTPServer, path: str, links: list[str]) -> None:
+    """Serve an RSS feed that honours If-None-Match, as most do."""
+    body = rss(*links)
+
+    def answer(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304, headers={"ETag": '"v1"'})
+        return Response(body, content_type="application/rss+xml", headers={"ETag": '"v1"'})
+
+    site.expect_request(path).respond_with_handler(answer)
+
+
+def feed_outcomes(engine: Engine, feed_url: str) -> list[str]:
+    with engine.connect() as connection:
+        return list(
+            connection.scalars(select(FetchEvent.outcome).where(FetchEvent.url == feed_url).order_by(FetchEvent.id))
+        )
+
+
+def test_a_link_that_failed_for_a_passing_reason_is_tried_again_at_the_next_pass(
+    httpserver: HTTPServer, feeds_file: Callable[..., Path], sqlite_url: str
+) -> None:
+    flaky = FlakyPage(failures=3, slug="flaky-story")  # every attempt of the first pass (1 + 2 retries)
+    httpserver.expect_request("/flaky.html").respond_with_handler(flaky)
+    httpserver.expect_request("/fine.html").respond_with_data(
+        (FIXTURE / "jack-ma-comeback.html").read_bytes(), content_type="text/html"
+    )
+    feed_with_etag(httpserver, "/feed.xml", [httpserver.url_for("/fine.html"), httpserver.url_for("/flaky.html")])
+    feeds = feeds_file(httpserver.url_for("/feed.xml"))
+    first = run_pass(feeds, sqlite_url)
+    assert first.stories_stored == 1 and [p.outcome for p in first.links_failed] == ["http_error"]
+    second = run_pass(feeds, sqlite_url)  # the feed is read in full again, not answered 304
+    assert second.stories_stored == 1 and second.links_failed == []
+    third = run_pass(feeds, sqlite_url)
+    assert third.stories_stored == 0 and third.feeds_not_modified == 1
+    engine = make_engine(sqlite_url)
+    assert feed_outcomes(engine, httpserver.url_for("/feed.xml")) == ["incomplete", "ok", "not_modified"]
+    engine.dispose()
+
+
+def test_a_link_that_keeps_failing_stops_holding_its_feed_after_three_attempts(
+    httpserver: HTTPServer, feeds_file: Callable[..., Path], sqlite_url: str
+) -> None:
+    always = FlakyPage(failures=10**6, slug="down-story")
+    httpserver.expect_request("/down.html").respond_with_handler(always)
+    feed_with_etag(httpserver, "/feed.xml", [httpserver.url_for("/down.html")])
+    feeds = feeds_file(httpserver.url_for("/feed.xml"))
+    for _ in range(4):
+        run_pass(feeds, sqlite_url)
+    engine = make_engine(sqlite_url)
+    assert feed_outcomes(engine, httpserver.url_for("/feed.xml")) == ["incomplete", "incomplete", "ok", "not_modified"]
+    engine.dispose()
+    assert always.requests == 3 * 3  # three passes of 1 + 2 retries; the fourth got a 304 and asked nothing
