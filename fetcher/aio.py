@@ -109,11 +109,15 @@ class AsyncHostGate:
             await asyncio.wait_for(state.slots.acquire(), timeout)
         except TimeoutError:
             return False
-        while (wait := state.next_start - loop.time()) > 0:  # only slot holders wait here, one start at a time
-            if loop.time() + wait > give_up:
-                state.slots.release()
-                return False
-            await asyncio.sleep(wait)
+        try:
+            while (wait := state.next_start - loop.time()) > 0:  # only slot holders wait here, one start at a time
+                if loop.time() + wait > give_up:
+                    state.slots.release()
+                    return False
+                await asyncio.sleep(wait)
+        except BaseException:  # cancelled while spacing: the slot must not be lost
+            state.slots.release()
+            raise
         now = loop.time()
         state.next_start = now + self._delay(state, now)
         state.in_flight += 1
@@ -398,7 +402,7 @@ class AsyncFetcher:
         left = None if when is None else when - loop.time()
         deadline.reschedule(None)  # the clock stops while queueing: a busy host is not a slow server
         if not await self.gate.acquire(host, timeout=self.policy.max_gate_wait):
-            raise FetchError("timeout", f"no turn for {host} within {_secs(self.policy.max_gate_wait)}")
+            raise FetchError("deferred", f"no turn for {host} within {_secs(self.policy.max_gate_wait)}")
         try:
             async with self._overall:
                 deadline.reschedule(None if left is None else loop.time() + left)

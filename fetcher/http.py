@@ -390,7 +390,8 @@ def _hop(
                 return _attempt(client, url, original, headers, policy, deadline)
             started = time.monotonic()
             if not gate.acquire(host, timeout=policy.max_gate_wait):
-                raise FetchError("timeout", f"no turn for {host} within {_secs(policy.max_gate_wait)}")
+                # Not the server's failure: no request was sent. 'deferred' links are tried again next pass.
+                raise FetchError("deferred", f"no turn for {host} within {_secs(policy.max_gate_wait)}")
             deadline.end += time.monotonic() - started  # queueing is not the server's time
             try:
                 return _attempt(client, url, original, headers, policy, deadline)

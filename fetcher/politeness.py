@@ -63,7 +63,11 @@ class HostGate:
         return state.delay
 
     def acquire(self, host: str, timeout: float | None = None) -> bool:
-        """Wait for a slot on `host`; False when `timeout` seconds passed without one."""
+        """Wait for a slot on `host`; False when `timeout` seconds passed without one, or surely will.
+
+        When the host asked us (Retry-After) not to start before a moment past `timeout`, waiting cannot help:
+        the answer is False at once, so a host that said "come back in an hour" never stalls a batch.
+        """
         give_up = None if timeout is None else self._clock() + timeout
         with self._cond:
             while True:
@@ -73,6 +77,8 @@ class HostGate:
                     state.in_flight += 1
                     state.next_start = now + self._current_delay(state, now)
                     return True
+                if give_up is not None and state.next_start > give_up:
+                    return False
                 # Waiting releases the lock, so other hosts are never held up by this one.
                 wait = None if state.in_flight >= self.max_per_host else state.next_start - now
                 if give_up is not None:
@@ -148,8 +154,14 @@ class SharedHostGate(HostGate):
             return False
         with self._cond:
             self._held[(threading.get_ident(), host)] = descriptor
-        self._wait_shared_start(host)
-        return True
+        try:
+            started = self._wait_shared_start(host, give_up)
+        except BaseException:
+            self.release(host)
+            raise
+        if not started:
+            self.release(host)
+        return started
 
     def release(self, host: str) -> None:
         """Give back the slot this thread holds on `host`."""
@@ -182,15 +194,17 @@ class SharedHostGate(HostGate):
                 return None
             time.sleep(SLOT_POLL)
 
-    def _wait_shared_start(self, host: str) -> None:
-        """Wait until the pass-wide next start for `host` has come, then book the following one."""
+    def _wait_shared_start(self, host: str, give_up: float | None) -> bool:
+        """Wait until the pass-wide next start for `host` has come and book the following one; False past `give_up`."""
         while True:
             with self._locked_schedule(host) as (shared, write):
                 now = time.monotonic()  # CLOCK_MONOTONIC is system-wide on Linux: comparable between processes
                 if now >= shared[0]:
                     delay = max(self.delay_for(host), shared[1] if now < shared[2] else 0.0)
                     write(now + delay, shared[1], shared[2])
-                    return
+                    return True
+                if give_up is not None and shared[0] > give_up:
+                    return False  # the host's turn comes after we would give up: do not wait for nothing
                 wait = shared[0] - now
             time.sleep(wait)
 

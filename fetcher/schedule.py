@@ -20,7 +20,7 @@ MAX_RETRY_AFTER = timedelta(days=1)
 # How much a failure weighs: a feed that is gone counts more than one that is slow today.
 HARD_FAILURES = frozenset({"http_error_4xx", "not_feed", "parse_error", "blocked", "invalid_url", "redirect_error"})
 SOFT_FAILURES = frozenset({"http_error", "too_large", "empty"})
-TEMPORARY_FAILURES = frozenset({"timeout", "connection_error", "rate_limited"})
+TEMPORARY_FAILURES = frozenset({"timeout", "connection_error", "rate_limited", "deferred"})
 FAILURE_WEIGHT = {
     **dict.fromkeys(HARD_FAILURES, 1.0),
     **dict.fromkeys(SOFT_FAILURES, 0.5),
@@ -51,10 +51,11 @@ def failure_kind(outcome: str, status: int | None) -> str:
 
 
 def is_passing(outcome: str, status: int | None) -> bool:
-    """Whether a failed download may well succeed if tried again soon: a time-out, a dropped connection, a 5xx/429."""
+    """Whether a failed download may well succeed if tried again soon: a time-out, a dropped connection, a 5xx/429,
+    or a turn at the host that did not come in time (`deferred`: nothing was sent)."""
     if outcome == "http_error":
         return status is not None and (status >= 500 or status in (408, 425, 429))
-    return outcome in ("timeout", "connection_error")
+    return outcome in ("timeout", "connection_error", "deferred")
 
 
 def stretch_for_novelty(interval: timedelta, new_items: int, total_items: int) -> timedelta:

@@ -4,7 +4,11 @@ worker of a work pool takes part (docs/scaling.md).
 
 Shards are split by a stable hash of the feed's host name, so all feeds of a host are in the same shard and
 that shard's politeness gate sees every request to the host. A shard is safe anywhere, in any order, twice:
-stories are written with ON CONFLICT on their canonical URL, and a feed's row only takes the newest read.
+stories are written with ON CONFLICT on their canonical URL. Two runs of one shard at once may leave the
+older read's validators on a feed row (the later writer wins), which costs one extra download, never a story.
+
+The cycle takes no database URL: on a fleet the database is each worker's PRESSWATCH_DATABASE_URL, so the
+secret never travels in flow-run parameters, which Prefect stores and shows in plain text.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import json
 import time
 from collections.abc import Sequence
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from prefect import flow, get_run_logger
@@ -22,6 +25,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Failed
 from pydantic import BaseModel, Field, SecretStr
 
+from fetcher.addresses import politeness_key
 from flows.monitor import prepare_database, run_cycle
 from flows.summary import PassSummary
 from presswatch.errors import ConfigError, PresswatchError
@@ -49,7 +53,7 @@ FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 def shard_key(url: str) -> str:
     """What a feed is sharded by: its lower-case host name without port ('' for a file: URL)."""
-    return (urlsplit(url).hostname or "").lower()
+    return politeness_key(url)
 
 
 def shard_of(url: str, shards: int) -> int:
@@ -199,7 +203,6 @@ def shard_feed_ids(settings: Settings, shard: int, shards: int) -> list[int]:
 def monitor_cycle(
     shards: ShardCount = 4,
     feeds_file: FeedsFile = None,
-    database_url: DatabaseUrl = None,
     workers: Workers = None,
     only_due: OnlyDue = False,
     deployment: Annotated[
@@ -220,7 +223,6 @@ def monitor_cycle(
     Args:
         shards: How many shards (flow runs) to split the feeds into; shards without feeds are not started.
         feeds_file: YAML feeds file on the workers; empty uses PRESSWATCH_FEEDS_FILE.
-        database_url: presswatch's database; empty uses each worker's PRESSWATCH_DATABASE_URL.
         workers: Processes that extract and tag in parallel inside each shard (1-64).
         only_due: Read only feeds whose adaptive polling interval has passed (the schedule sets this).
         deployment: The `flow/deployment` name of the monitor-shard deployment.
@@ -228,14 +230,12 @@ def monitor_cycle(
     """
     logger = get_run_logger()
     try:
-        settings = load_settings(feeds_file=feeds_file, database_url=database_url, workers=workers)
+        settings = load_settings(feeds_file=feeds_file, workers=workers)
         prepare_database(settings)  # once here, so that the shards never race to migrate
         parts = split_feeds(load_feed_list(settings.feeds_file), shards)
     except PresswatchError as exc:
         return Failed(message=str(exc), data=exc)  # type: ignore[return-value]
     parameters: dict[str, Any] = {"shards": shards, "only_due": only_due, "feeds_file": feeds_file, "workers": workers}
-    if database_url is not None:
-        parameters["database_url"] = database_url.get_secret_value()
     wanted = [index for index, part in enumerate(parts) if part]
     logger.info("%d feed(s) in %d non-empty shard(s) of %d", sum(map(len, parts)), len(wanted), shards)
     started = start_shards(deployment, wanted, parameters)

@@ -132,7 +132,7 @@ def health_markdown(rows: Sequence[FeedHealth]) -> str:
 
 
 def failed_attempts(engine: Engine, links: Sequence[str]) -> dict[str, int]:
-    """How many times each link has been tried without becoming a story (its non-`stored` fetch events)."""
+    """How many times each link was requested without becoming a story (`deferred` ones were never sent)."""
     counts: dict[str, int] = {}
     unique = sorted(set(links))
     with engine.connect() as connection:
@@ -140,7 +140,7 @@ def failed_attempts(engine: Engine, links: Sequence[str]) -> dict[str, int]:
             chunk = unique[start : start + 500]
             rows = connection.execute(
                 select(FetchEvent.url, func.count())
-                .where(FetchEvent.url.in_(chunk), FetchEvent.article_id.is_(None))
+                .where(FetchEvent.url.in_(chunk), FetchEvent.article_id.is_(None), FetchEvent.outcome != "deferred")
                 .group_by(FetchEvent.url)
             )
             counts.update({url: int(n) for url, n in rows})

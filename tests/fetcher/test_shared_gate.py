@@ -5,6 +5,7 @@ Two gate objects over one directory stand for two worker processes: they share n
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -68,3 +69,25 @@ def test_pass_gate_is_one_gate_per_pass_and_a_fresh_one_without_a_pass(tmp_path:
     assert pass_gate(str(tmp_path / "a")) is pass_gate(str(tmp_path / "a"))
     assert pass_gate(str(tmp_path / "a")) is not pass_gate(str(tmp_path / "b"))
     assert pass_gate("") is not pass_gate("")
+
+
+def test_a_turn_that_comes_after_the_timeout_is_refused_at_once_not_waited_for(tmp_path: Path) -> None:
+    # One process saw "Retry-After: 3600"; another must not sit for an hour (or its timeout) holding a slot.
+    first, second = SharedHostGate(tmp_path, min_delay=0.0), SharedHostGate(tmp_path, min_delay=0.0)
+    first.slow_down("news.example", retry_after=3600)
+    started = time.monotonic()
+    assert second.acquire("news.example", timeout=5.0) is False
+    assert time.monotonic() - started < 4.0  # well before the time-out: it did not wait
+    # Both of the host's slot files are free again: the refusal left none locked.
+    held = [second._take_file_slot("news.example", give_up=time.monotonic()) for _ in range(2)]
+    assert None not in held
+    for descriptor in held:
+        os.close(descriptor)  # type: ignore[arg-type]
+
+
+def test_the_in_process_gate_also_refuses_a_turn_beyond_its_timeout_at_once() -> None:
+    gate = HostGate(max_per_host=2, min_delay=0.0)
+    gate.slow_down("news.example", retry_after=3600)
+    started = time.monotonic()
+    assert gate.acquire("news.example", timeout=5.0) is False
+    assert time.monotonic() - started < 4.0

@@ -123,7 +123,9 @@ def test_a_shard_outside_the_count_is_refused_with_a_reason(tmp_path: Path, sqli
         monitor_shard(shard=2, shards=2, feeds_file=str(feeds_file), database_url=SecretStr(sqlite_url))
 
 
-def test_a_cycle_whose_shard_runs_never_start_ends_failed_and_names_them(tmp_path: Path, sqlite_url: str) -> None:
+def test_a_cycle_whose_shard_runs_never_start_ends_failed_and_names_them(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
     from prefect.client.schemas.sorting import FlowRunSort
@@ -131,6 +133,7 @@ def test_a_cycle_whose_shard_runs_never_start_ends_failed_and_names_them(tmp_pat
     from flows.shards import monitor_cycle
     from presswatch.errors import PresswatchError
 
+    monkeypatch.setenv("PRESSWATCH_DATABASE_URL", sqlite_url)  # the cycle's database is the worker's setting
     # A deployment no worker serves: its runs stay SCHEDULED, so the cycle must give up at its deadline.
     deployment: Any = monitor_shard.to_deployment("unserved-shards")  # sync here; typed sync-or-async
     deployment_id = deployment.apply()
@@ -143,7 +146,6 @@ def test_a_cycle_whose_shard_runs_never_start_ends_failed_and_names_them(tmp_pat
         monitor_cycle(
             shards=3,
             feeds_file=str(feeds_file),
-            database_url=SecretStr(sqlite_url),
             deployment="monitor-shard/unserved-shards",
             wait_seconds=10,
         )
@@ -158,4 +160,5 @@ def test_a_cycle_whose_shard_runs_never_start_ends_failed_and_names_them(tmp_pat
     for run in runs:
         assert run.name == f"shard-{run.parameters['shard'] + 1}-of-3"
         assert run.parameters["shards"] == 3 and run.parameters["feeds_file"] == str(feeds_file)
+        assert "database_url" not in run.parameters  # a secret never travels in stored parameters
         assert run.state is not None and run.state.type.value == "SCHEDULED"
