@@ -88,10 +88,22 @@ def _enable_wal(cursor: Any) -> None:
             time.sleep(0.01)
 
 
+# The views and reports use AS MATERIALIZED (3.35), NULLS LAST (3.30), window functions and FTS5.
+MIN_SQLITE = (3, 35, 0)
+
+
+def require_sqlite_version(version: tuple[int, int, int] = sqlite3.sqlite_version_info) -> None:
+    """Refuse, with one line, an SQLite library older than the schema's SQL needs."""
+    if version < MIN_SQLITE:
+        found, needed = ".".join(map(str, version)), ".".join(map(str, MIN_SQLITE))
+        raise ConfigError(f"SQLite {found} is too old: presswatch needs {needed} or newer (or use PostgreSQL)")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for the URL; SQLite gets WAL, a busy time-out and immediate write transactions."""
     parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite":
+        require_sqlite_version()
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)

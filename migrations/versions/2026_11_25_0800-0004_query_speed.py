@@ -138,6 +138,7 @@ def _views(dialect: str) -> tuple[str, str]:
 
 
 def upgrade() -> None:
+    """Add the story-time indexes and PostgreSQL's stored search vector; redefine the two views."""
     dialect = op.get_bind().dialect.name
     op.execute(f"CREATE INDEX ix_articles_story_time ON articles (({STORY_TIME}))")
     op.execute(f"CREATE INDEX ix_articles_story_day ON articles (({STORY_DAY[dialect]}))")
@@ -152,6 +153,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop what upgrade added and restore 0003's views and 0002's search index."""
     dialect = op.get_bind().dialect.name
     op.execute("DROP VIEW IF EXISTS entity_pairs")
     op.execute(_revision_module("0002").ENTITY_PAIRS.format(day=_revision_module("0002").DAY[dialect]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from presswatch.errors import ConfigError, StorageError
-from storage.db import check_connection, make_engine, mask_url
+from storage.db import check_connection, make_engine, mask_url, require_sqlite_version
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,9 @@ def test_sqlite_file_folder_is_created(tmp_path) -> None:  # type: ignore[no-unt
     check_connection(engine)
     assert (tmp_path / "deep" / "er" / "x.db").exists()
     engine.dispose()
+
+
+def test_an_sqlite_library_too_old_for_the_schema_is_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^SQLite 3\.31\.1 is too old: presswatch needs 3\.35\.0 or newer"):
+        require_sqlite_version((3, 31, 1))
+    require_sqlite_version((3, 35, 0))  # the oldest accepted
