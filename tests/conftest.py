@@ -50,22 +50,26 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each storage test runs on a fresh SQLite file and on a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'presswatch.db'}"
-        return
-    base: str = request.getfixturevalue("postgres_url")
+@pytest.fixture
+def empty_postgres_url(postgres_url: str) -> str:
+    """The session's PostgreSQL database, emptied for this test: creating databases per test is slow."""
     from sqlalchemy import create_engine, text
 
-    # One database per session, emptied before each test: creating databases per test is slow.
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
-    yield base
+    return postgres_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage test runs on a fresh SQLite file and on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'presswatch.db'}"
+    url: str = request.getfixturevalue("empty_postgres_url")
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -173,12 +173,12 @@ def test_local_seed_feed_from_the_default_list_is_read_without_network(sqlite_ur
 
 @pytest.mark.postgres
 def test_seed_pass_on_postgresql_is_idempotent(
-    seed_site: HTTPServer, feeds_file: Callable[..., Path], postgres_url: str
+    seed_site: HTTPServer, feeds_file: Callable[..., Path], empty_postgres_url: str
 ) -> None:
     feeds = feeds_file(seed_site.url_for("/feed.xml"))
-    assert run_pass(feeds, postgres_url).stories_stored == 1
-    assert run_pass(feeds, postgres_url).stories_stored == 0
-    engine = make_engine(postgres_url)
+    assert run_pass(feeds, empty_postgres_url).stories_stored == 1
+    assert run_pass(feeds, empty_postgres_url).stories_stored == 0
+    engine = make_engine(empty_postgres_url)
     with engine.connect() as connection:
         companies = set(connection.scalars(text("SELECT entity_id FROM coverage WHERE entity_kind = 'company'")))
         assert connection.execute(text("SELECT count(*) FROM articles")).scalar_one() == 1

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from werkzeug import Request, Response
 
 from flows.shards import split_feeds
@@ -118,17 +118,6 @@ def sites() -> Iterator[Sites]:
             server.clear()
             if server.is_running():
                 server.stop()
-
-
-@pytest.fixture
-def pg_database(postgres_url: str) -> str:
-    """The session's PostgreSQL database, emptied for this test."""
-    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return postgres_url
 
 
 def deploy(api: str, tmp_path: Path) -> list[dict[str, Any]]:
@@ -265,7 +254,7 @@ def start_run(api: str, deployment: dict[str, Any], parameters: dict[str, Any]) 
 
 
 def test_a_cycle_runs_its_shards_on_both_workers_and_stores_every_story_once(
-    prefect_server: str, sites: Sites, pg_database: str, tmp_path: Path
+    prefect_server: str, sites: Sites, empty_postgres_url: str, tmp_path: Path
 ) -> None:
     api = prefect_server
     feeds = tmp_path / "feeds.yaml"
@@ -277,7 +266,7 @@ def test_a_cycle_runs_its_shards_on_both_workers_and_stores_every_story_once(
     env = {
         **os.environ,
         "PRESSWATCH_HOME": str(REPO),  # prefect.yaml's pull step: the flow runs start in the checkout
-        "PRESSWATCH_DATABASE_URL": pg_database,
+        "PRESSWATCH_DATABASE_URL": empty_postgres_url,
         "PRESSWATCH_FEEDS_FILE": str(feeds),
         "PRESSWATCH_WORKERS": "1",  # small pages: worker processes would cost more than they save on 2 cores
         "PREFECT_WORKER_QUERY_SECONDS": "2",
@@ -304,9 +293,9 @@ def test_a_cycle_runs_its_shards_on_both_workers_and_stores_every_story_once(
         by_worker = submitting_workers(api, [run["id"] for run in shard_runs])
         assert len(by_worker) == len(shard_runs), f"no worker log line for some shard runs: {by_worker}"
         assert set(by_worker.values()) == set(WORKERS), f"shards by worker: {by_worker}"
-        stored = stored_stories(pg_database)
+        stored = stored_stories(empty_postgres_url)
         assert set(stored) == sites.story_urls and set(stored.values()) == {1}
-        statuses, reads = feed_records(pg_database)
+        statuses, reads = feed_records(empty_postgres_url)
         assert sorted(statuses) == sorted(sites.feed_urls) and set(statuses.values()) == {"ok"}
         assert len(reads) == len(sites.feed_urls) and set(reads.values()) == {1}, "each feed read exactly once"
         rows = artifact_rows(api, "monitor-cycle-shards", [cycle["id"]])
@@ -319,7 +308,7 @@ def test_a_cycle_runs_its_shards_on_both_workers_and_stores_every_story_once(
         for twin in twins:
             state = settle(api, twin["id"], 420, logs)["state"]
             assert state["type"] == "COMPLETED", (state, [log.read_text()[-3000:] for log in logs])
-        stored = stored_stories(pg_database)
+        stored = stored_stories(empty_postgres_url)
         assert set(stored) == sites.story_urls | sites.late_urls and set(stored.values()) == {1}
         counts = artifact_rows(api, "shard-summary", [twin["id"] for twin in twins])
         assert len(counts) == 2 and sum(c["stories_stored"] for c in counts) == len(sites.late_urls)
