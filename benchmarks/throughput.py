@@ -13,8 +13,8 @@ Variants, each into a fresh SQLite file, over the same N pages listed in the sam
 
 Each variant gets its wall time, CPU seconds and peak memory of the process tree (``benchmarks.probes``), and
 wall and CPU seconds per stage (feeds, fetch, extract, tag, store, other). Stage times of presswatch code come
-from timers wrapped around ``flows.steps`` functions at run time (the flow's code is not changed); in Prefect's
-spawned workers they are installed when the worker imports this script as ``__mp_main__``.
+from timers wrapped around ``flows.steps`` functions at run time (the flow's code is not changed); in the pass's
+link workers they are installed when the worker imports this script as ``__mp_main__``.
 """
 
 from __future__ import annotations
@@ -354,9 +354,14 @@ def run_flow_pass(feeds_file: Path, database_url: str, stage_dir: str, workers: 
     from pydantic import SecretStr
 
     install_stage_timers(stage_dir)
+    from multiprocessing import forkserver
+
     from flows.monitor import monitor_feeds
 
-    os.environ[STAGE_DIR_ENV] = stage_dir  # read by Prefect's spawned workers when they import this script
+    # Every pass starts its link workers' fork server afresh, as `presswatch run` does (CPython's tests stop it
+    # so too); its workers import this script as `__mp_main__`, which reads this variable to install the timers.
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]
+    os.environ[STAGE_DIR_ENV] = stage_dir
     try:
         started = time.perf_counter()
         state = monitor_feeds(
@@ -373,6 +378,7 @@ def run_flow_pass(feeds_file: Path, database_url: str, stage_dir: str, workers: 
     batches = -(-summary.links_seen // load_settings().batch_size)
     result.notes.update(
         headline=summary.headline(),
+        pass_stage_seconds=summary.stage_seconds,
         mentions=_count_rows(database_url, "mentions"),
         instrumented_link_processes=link_processes,
         timeline=prefect_timeline(state.state_details.flow_run_id, batches),
@@ -575,24 +581,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.n, args.per_feed, args.workers, args.repeat) < 1:
         parser.error("--n, --per-feed, --workers and --repeat must be at least 1")
-    options = Options(
-        count=args.n,
-        pages=args.pages,
-        per_feed=args.per_feed,
-        workers=args.workers,
-        skip_flow=args.skip_flow,
-        skip_steps=args.skip_steps,
-        start_method=args.start_method,
-        workdir=args.workdir,
-        repeat=args.repeat,
-    )
+    options = Options(args.n, args.pages, args.per_feed, args.workers, args.skip_flow, args.skip_steps)
+    options = replace(options, start_method=args.start_method, workdir=args.workdir, repeat=args.repeat)
     report = run_benchmark(options)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 
 
 if __name__ == "__mp_main__" and os.environ.get(STAGE_DIR_ENV):
-    # A Prefect process-pool worker importing this script: time presswatch's steps in it too.
+    # A link worker of the pass (flows/runner.py) importing this script: time presswatch's steps in it too.
     install_stage_timers(os.environ[STAGE_DIR_ENV])
 
 if __name__ == "__main__":

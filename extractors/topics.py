@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from extractors.filecache import cached_per_version
 from extractors.models import TopicTag
 from extractors.tagging import count_words
 from presswatch.errors import ConfigError
@@ -84,6 +85,11 @@ def load_topics(path: str | Path) -> Topics:
     if duplicates:
         raise ConfigError(f"{path}: duplicate topic id {duplicates[0]!r}")
     return Topics(topics=tuple(topics))
+
+
+def cached_topics(path: str | Path) -> Topics:
+    """`load_topics`, parsed once per process while the file stays the same (inode, size, mtime)."""
+    return _cached_topics(path)
 
 
 def _parse_topic(path: Path, index: int, raw: Any) -> Topic:
@@ -246,3 +252,6 @@ class _Matcher:
 def _matcher(topics: Topics) -> _Matcher:
     """The matcher of a rule set, built once per rule set."""
     return _Matcher(topics)
+
+
+_cached_topics = cached_per_version(load_topics)

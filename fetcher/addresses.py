@@ -316,16 +316,22 @@ class GuardedBackend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
+@lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default verifying context, built once per process: loading the CA bundle costs ~20 ms each time."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport with its connections made through `GuardedBackend` and no proxy from the environment."""
 
     def __init__(self, allowed_networks: tuple[str, ...]) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=_ssl_context(), trust_env=False)
         if not hasattr(self, "_pool"):  # httpx internals moved: refuse rather than run unguarded
             raise RuntimeError("this httpx version does not let presswatch guard connections")
         limits = httpx.Limits()
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

@@ -1,63 +1,135 @@
-"""Running batches of links: in a process pool when there is enough work, else in the flow's own runner."""
+"""Running a pass's batches of links: one Prefect task run per batch, the CPU work in plain worker processes.
+
+Each batch stays a `process-links` task run (retries, states and the UI are Prefect's), run in a thread of the
+flow's process. When the pass has several batches and several workers, that thread hands the batch to a
+`ProcessPoolExecutor` of worker processes that never import Prefect nor talk to its API: they fork from a fork
+server that has already imported the pipeline (`WORKER_MODULES`; the flow starts it before it polls the feeds,
+`prime_fork_server`), and warm up (watchlist, topics, matchers) before their first batch. While they start, the
+flow's own process makes a start on the batches (`LinkWorkers.run_batch`).
+"""
 
 from __future__ import annotations
 
-import os
+import multiprocessing
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import replace
+from multiprocessing import forkserver
 from typing import Any
 
-from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows import steps
 from flows.steps import BatchReport, LinkJob, PassConfig
 from flows.tasks import process_links_task
+
+START_METHOD = "forkserver"  # no fork of the flow's threaded process; the server is started once per process
+WORKER_MODULES = ["flows.steps"]  # imported once by the fork server, so every worker starts with them loaded
+
+
+class LinkWorkers:
+    """The worker processes of a pass: started by `start` or by the first `run` with 2 or more batches.
+
+    Also the pass's politeness gate: every batch run through it shares one set of per-host slots (a temporary
+    directory), whether the batches run as threads of this process or in worker processes, so a host sees at
+    most 2 requests at once from the whole pass, not 2 per batch.
+    """
+
+    def __init__(self, config: PassConfig, workers: int) -> None:
+        """Workers for batches of `config`'s pass; nothing starts before `start` or `with`."""
+        self.workers = workers
+        self._stack = ExitStack()
+        slots = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="presswatch-hosts-"))
+        self.config = replace(config, host_slots=slots)
+        self._pool: ProcessPoolExecutor | None = None
+        self._started: threading.Thread | None = None
+        self._ready = threading.Event()  # every worker has started and warmed up
+        self._here = threading.Lock()  # held by the one batch run in this process while the workers start
+
+    def start(self) -> None:
+        """Start the worker processes in the background, each warmed up for the pass; only if there are 2+."""
+        if self.workers < 2 or self._pool is not None:
+            return
+        context = multiprocessing.get_context(START_METHOD)
+        if START_METHOD == "forkserver":
+            context.set_forkserver_preload(WORKER_MODULES)  # used when the fork server starts (once per process)
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=steps.warm_worker, initargs=(self.config,)
+        )
+        # Starting a worker waits for the fork server's imports (~1 s the first time): not on the flow's thread.
+        self._started = threading.Thread(target=self._start_workers, daemon=True)
+        self._started.start()
+
+    def _start_workers(self) -> None:
+        """Make the pool start all its processes now (each submission finds no idle worker and starts one)."""
+        assert self._pool is not None
+        futures = [self._pool.submit(steps.worker_ready) for _ in range(self.workers)]
+        for future in futures:
+            future.exception()  # a worker that could not start shows up again when a batch is submitted
+        self._ready.set()
+
+    def run_batch(self, jobs: list[LinkJob], config: PassConfig) -> BatchReport:
+        """One batch in a worker process, or here while the workers are still starting and no batch runs here.
+
+        Starting the workers takes about a second (the fork server's imports); this process, idle meanwhile
+        and with the libraries already imported, makes a start on the batches instead of waiting.
+        """
+        if self._pool is None:
+            return steps.process_links(jobs, config)
+        if not self._ready.is_set() and self._here.acquire(blocking=False):
+            try:
+                return steps.process_links(jobs, config)
+            finally:
+                self._here.release()
+        return self._pool.submit(steps.process_links, jobs, config).result()
+
+    def run(self, batches: list[list[LinkJob]]) -> list[BatchReport | BaseException]:
+        """Each batch's report, or the exception that ended it; one failing batch never loses the others."""
+        if self.workers > 1 and len(batches) > 1:
+            self.start()
+            # Twice as many task threads as workers, so a worker never idles between two batches.
+            runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=2 * self.workers)
+            with runner:
+                params = [{"jobs": batch, "config": self.config, "lanes": self} for batch in batches]
+                return [_outcome(future) for future in [runner.submit(process_links_task, p) for p in params]]
+        return [_outcome(future) for future in [process_links_task.submit(b, self.config) for b in batches]]
+
+    def close(self) -> None:
+        """Stop the worker processes (after their current batch) and remove the pass's host slots."""
+        if self._started is not None:
+            self._started.join()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._stack.close()
+
+    def __enter__(self) -> LinkWorkers:
+        """Start the workers; they are stopped when the block ends."""
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Stop the workers."""
+        self.close()
+
+
+def prime_fork_server() -> None:
+    """Start the fork server now (its imports run in the background), so the pass's workers start sooner."""
+    if START_METHOD == "forkserver":
+        multiprocessing.get_context(START_METHOD).set_forkserver_preload(WORKER_MODULES)
+        forkserver.ensure_running()
 
 
 def run_link_batches(
     batches: list[list[LinkJob]], config: PassConfig, workers: int
 ) -> list[BatchReport | BaseException]:
-    """Each batch's report, or the exception that ended it; one failing batch never loses the others.
-
-    Every batch of the call shares one politeness gate (per-host slots in a temporary directory), whether the
-    batches run as threads of this process or in worker processes: a host sees at most 2 requests at once
-    from the whole pass, not 2 per batch.
-    """
-    with tempfile.TemporaryDirectory(prefix="presswatch-hosts-") as slots:
-        config = replace(config, host_slots=slots)
-        if workers > 1 and len(batches) > 1:
-            # Starting worker processes costs seconds: only worth it when there are batches to share.
-            with _workers_share_the_api(), ProcessPoolTaskRunner(max_workers=min(workers, len(batches))) as runner:
-                pooled = [runner.submit(process_links_task, {"jobs": batch, "config": config}) for batch in batches]
-                return [_outcome(future) for future in pooled]
-        threaded = [process_links_task.submit(batch, config) for batch in batches]
-        return [_outcome(future) for future in threaded]
+    """Each batch's report, or the exception that ended it, with workers started for this call only."""
+    with LinkWorkers(config, workers if len(batches) > 1 else 1) as pass_workers:
+        return pass_workers.run(batches)
 
 
-@contextmanager
-def _workers_share_the_api() -> Iterator[None]:
-    """In ephemeral mode, point the pool's worker processes at this process's temporary Prefect API.
-
-    Without it every worker starts a temporary server of its own (measured: up to 30 s before the first
-    batch of a pass, and ~10 s of CPU). Workers are spawned during the `with` block and inherit the
-    environment then, so the variable is set only for that block and restored afterwards.
-    """
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value() or "PREFECT_API_URL" in os.environ:
-        yield
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    os.environ["PREFECT_API_URL"] = SubprocessASGIServer().api_url
-    try:
-        yield
-    finally:
-        os.environ.pop("PREFECT_API_URL", None)
-
-
-def _outcome(future: Any) -> Any:
+def _outcome(future: Future[Any] | Any) -> Any:
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - recorded per link by the caller, never swallowed

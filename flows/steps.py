@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import httpx
@@ -26,19 +26,21 @@ from extractors.dates import FEED as FEED_DATE
 from extractors.discovery import load_ner_model
 from extractors.feeds import parse_feed
 from extractors.models import FeedEntry, Watchlist
-from extractors.topics import Topics, load_topics
+from extractors.topics import Topics, cached_topics
 from extractors.urls import normalize_url
-from extractors.watchlist import load_watchlist
+from extractors.watchlist import cached_watchlist
 from fetcher.addresses import politeness_key
-from fetcher.aio import AsyncFetcher
 from fetcher.http import FetchPolicy, FetchResult, fetch, is_html, make_client, read_local_file
 from fetcher.politeness import HostGate, pass_gate
 from fetcher.schedule import SUCCESSES, FeedSchedule, after_failure, after_success
-from presswatch.errors import ExtractionError, FeedError, FetchError
+from presswatch.errors import ExtractionError, FeedError, FetchError, PresswatchError
 from presswatch.settings import Settings
 from storage.db import make_engine
 from storage.models import utcnow
 from storage.writes import FeedPoll, LinkFailure, Story, store_batch
+
+if TYPE_CHECKING:
+    from fetcher.aio import AsyncFetcher
 
 T = TypeVar("T")
 Page = FetchResult | LinkFailure  # a downloaded page, or why there is none
@@ -285,11 +287,31 @@ def _download(jobs: Sequence[LinkJob], fetch_one: Callable[[LinkJob], Page]) -> 
     return futures
 
 
+def _analysis_inputs(config: PassConfig) -> tuple[Watchlist, Topics | None, Language | None]:
+    """The watchlist, topics and NER pipeline of a pass, each parsed or loaded once per process."""
+    watchlist = cached_watchlist(config.watchlist_file)
+    topics = cached_topics(config.topics_file) if config.topics_file else None
+    ner = load_ner_model(config.spacy_model) if config.spacy_model else None  # cached: once per process
+    return watchlist, topics, ner
+
+
+def warm_worker(config: PassConfig) -> None:
+    """Load what every batch of a pass needs in this process (files, matchers, pipelines) before the first batch."""
+    try:
+        watchlist, topics, ner = _analysis_inputs(config)
+    except PresswatchError:
+        return  # each batch meets the same error and records it; a worker must not fail to start over it
+    analyze("Warm-up", "A warm-up sentence names nothing in particular.", watchlist, topics, ner)
+
+
+def worker_ready() -> bool:
+    """Nothing to do: submitted once per worker so that a process pool starts all its workers at once."""
+    return True
+
+
 def process_links(jobs: Sequence[LinkJob], config: PassConfig) -> BatchReport:
     """Turn a batch of links into stories and store them (one transaction), returning what happened."""
-    watchlist = load_watchlist(config.watchlist_file)
-    topics = load_topics(config.topics_file) if config.topics_file else None
-    ner = load_ner_model(config.spacy_model) if config.spacy_model else None  # cached: once per process
+    watchlist, topics, ner = _analysis_inputs(config)
     # One gate for the whole pass (every batch, thread or process), so a host never sees more than 2 at once.
     gate = pass_gate(config.host_slots, max_per_host=2, min_delay=config.per_host_delay)
     stories: list[Story] = []
@@ -326,23 +348,32 @@ def poll_feeds(jobs: Sequence[FeedJob], config: PassConfig) -> list[FeedResult]:
 
 
 async def _poll_feeds(jobs: Sequence[FeedJob], config: PassConfig) -> list[FeedResult]:
+    from fetcher.aio import AsyncFetcher  # here: link workers never poll, and aiohttp takes 0.1 s to import
+
     async with AsyncFetcher(
         config.policy, trusted_hosts=config.trusted_hosts, per_host=2, min_delay=config.per_host_delay
     ) as fetcher:
-        return list(await asyncio.gather(*(_poll_one(fetcher, job, config) for job in jobs)))
+        fetched = await asyncio.gather(*(_fetch_one(fetcher, job, config) for job in jobs))
+    # Parsed once every response is in: feedparser is CPU-bound, and parsing inside the event loop would stall
+    # the requests still in flight and eat into their deadlines.
+    return [
+        outcome if isinstance(outcome, FeedResult) else feed_result(job, *outcome)
+        for job, outcome in zip(jobs, fetched, strict=True)
+    ]
 
 
-async def _poll_one(fetcher: AsyncFetcher, job: FeedJob, config: PassConfig) -> FeedResult:
-    """One feed through the async fetcher (a file: feed is read from disk); parsing stays per feed."""
+async def _fetch_one(
+    fetcher: AsyncFetcher, job: FeedJob, config: PassConfig
+) -> FeedResult | tuple[FetchResult, datetime]:
+    """One feed's response and when it was fetched (a file: feed is read from disk), or its failed poll."""
     fetched_at = utcnow()
     try:
         if job.url.startswith("file:"):
-            result = read_local_file(_local_path(job.url), config.policy)
-        else:
-            result = await fetcher.fetch(job.url, etag=job.etag, last_modified=job.last_modified, accept=FEED_ACCEPT)
+            return read_local_file(_local_path(job.url), config.policy), fetched_at
+        result = await fetcher.fetch(job.url, etag=job.etag, last_modified=job.last_modified, accept=FEED_ACCEPT)
     except FetchError as exc:
         return _failed_poll(job, fetched_at, exc)
-    return feed_result(job, result, fetched_at)
+    return result, fetched_at
 
 
 def chunks(items: Sequence[T], size: int) -> list[list[T]]:

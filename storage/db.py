@@ -9,10 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError, SQLAlchemyError
@@ -21,6 +19,8 @@ from presswatch.errors import ConfigError, StorageError
 
 if sys.platform != "win32":
     import fcntl
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -154,6 +154,8 @@ def bind_time(engine: Engine, value: datetime | None) -> object:
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config that runs the project's migrations on this engine."""
+    from alembic.config import Config  # imported when needed: link workers never migrate (0.3 s of imports)
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
@@ -198,6 +200,8 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to `revision` (the newest by default); concurrent callers migrate one after another."""
+    from alembic import command
+
     check_connection(engine)
     try:
         with _migration_lock(engine):
@@ -208,6 +212,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Take the schema down to `revision` ("base" removes every table)."""
+    from alembic import command
+
     try:
         command.downgrade(alembic_config(engine), revision)
     except SQLAlchemyError as exc:

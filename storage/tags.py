@@ -49,12 +49,18 @@ def sync_vocabulary(engine: Engine, spellings: Sequence[Spelling], topics: Topic
             )
 
 
-def write_analysis(connection: Connection, article_id: int, analysis: StoryAnalysis) -> TagChange:
-    """Replace a story's mentions, topics, quotes and discovered names; say what changed in its entities."""
-    previous = connection.execute(select(Mention.entity_id, Mention.count).where(Mention.article_id == article_id))
-    before = {entity_id: count for entity_id, count in previous}
-    for model in (Mention, ArticleTopic, QuoteRow, DiscoveredNameRow):
-        connection.execute(delete(model).where(model.article_id == article_id))
+def write_analysis(connection: Connection, article_id: int, analysis: StoryAnalysis, new: bool = False) -> TagChange:
+    """Replace a story's mentions, topics, quotes and discovered names; say what changed in its entities.
+
+    `new`: the story's row was created in this transaction, so it has nothing to read or delete first (five
+    statements fewer per story when a pass stores it).
+    """
+    before: dict[str, int] = {}
+    if not new:
+        previous = connection.execute(select(Mention.entity_id, Mention.count).where(Mention.article_id == article_id))
+        before = {entity_id: count for entity_id, count in previous}
+        for model in (Mention, ArticleTopic, QuoteRow, DiscoveredNameRow):
+            connection.execute(delete(model).where(model.article_id == article_id))
     if analysis.tags:
         connection.execute(
             insert_for(connection, Mention),

@@ -21,6 +21,9 @@ from storage.models import Article, ArticleLink, Entity, Feed, FetchEvent, Menti
 from storage.tags import write_analysis
 
 IN_CLAUSE_CHUNK = 500
+# zlib level for stored raw pages: level 1 costs ~1.4 ms per average 170 KB page against 3.4 ms at level 6, for
+# pages ~19% larger (ratio 4.3 instead of 5.1 on the benchmark corpus); any level decompresses the same way.
+RAW_PAGE_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -237,7 +240,7 @@ def _store_story(connection: Connection, story: Story) -> StoredStory:
         "date_source": article.date_source,
         "truncated": article.truncated,
         "extractor_version": article.extractor_version or None,
-        "raw_page": zlib.compress(story.raw_page, 6) if story.raw_page is not None else None,
+        "raw_page": zlib.compress(story.raw_page, RAW_PAGE_LEVEL) if story.raw_page is not None else None,
         "raw_sha256": hashlib.sha256(story.raw_page).hexdigest() if story.raw_page is not None else None,
         "raw_content_type": story.content_type,
         "is_original": True,
@@ -254,17 +257,15 @@ def _store_story(connection: Connection, story: Story) -> StoredStory:
         new_id = connection.execute(
             select(Article.id).where(Article.canonical_url == article.canonical_url)
         ).scalar_one()
-    for link in dict.fromkeys((story.link, article.canonical_url)):
-        connection.execute(
-            _insert(connection, _table(ArticleLink))
-            .values(url=link, article_id=new_id)
-            .on_conflict_do_nothing(index_elements=["url"])
-        )
+    connection.execute(
+        _insert(connection, _table(ArticleLink)).on_conflict_do_nothing(index_elements=["url"]),
+        [{"url": link, "article_id": new_id} for link in dict.fromkeys((story.link, article.canonical_url))],
+    )
     if created:
         # Until syndication clustering lands, every story is the original of its own cluster.
         connection.execute(update(_table(Article)).where(Article.id == new_id).values(cluster_id=new_id))
     if created and story.analysis is not None:
-        write_analysis(connection, new_id, story.analysis)
+        write_analysis(connection, new_id, story.analysis, new=True)
     elif created and story.tags:
         connection.execute(
             _insert(connection, _table(Mention)).on_conflict_do_nothing(index_elements=["article_id", "entity_id"]),
