@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -264,16 +266,23 @@ def _host_lanes(jobs: Sequence[LinkJob]) -> list[list[int]]:
     return [indexes[lane::2] for indexes in by_host.values() for lane in range(min(2, len(indexes)))]
 
 
-def _download(jobs: Sequence[LinkJob], fetch_one: Callable[[LinkJob], Page]) -> list[Future[Page]]:
-    """Start downloading every job, and return one future per job, in order.
+@contextmanager
+def _downloads(jobs: Sequence[LinkJob], fetch_one: Callable[[LinkJob], Page]) -> Iterator[list[Future[Page]]]:
+    """Download every job in the background, giving one future per job, in order.
 
     A thread per lane (see `_host_lanes`), so a slow host occupies at most two threads and never holds up the
-    links of other hosts in the same batch; the pass-wide gate bounds each host across batches.
+    links of other hosts in the same batch; the pass-wide gate bounds each host across batches. When the block
+    is left early (the batch failed), the lanes start no further link and their fetches in flight are waited
+    for, so no thread outlives the batch's client or keeps taking turns at a host.
     """
+    stop = threading.Event()
     futures: list[Future[Page]] = [Future() for _ in jobs]
 
     def run(lane: list[int]) -> None:
         for index in lane:
+            if stop.is_set():
+                futures[index].cancel()
+                continue
             try:
                 futures[index].set_result(fetch_one(jobs[index]))
             except Exception as exc:  # noqa: BLE001 - handed to the batch thread, which raises it
@@ -283,8 +292,11 @@ def _download(jobs: Sequence[LinkJob], fetch_one: Callable[[LinkJob], Page]) -> 
     pool = ThreadPoolExecutor(max(1, min(len(lanes), DOWNLOAD_LANES)))
     for lane in lanes:
         pool.submit(run, lane)
-    pool.shutdown(wait=False)  # the threads end with their lanes; the futures carry the results
-    return futures
+    try:
+        yield futures
+    finally:
+        stop.set()
+        pool.shutdown(wait=True)
 
 
 def _analysis_inputs(config: PassConfig) -> tuple[Watchlist, Topics | None, Language | None]:
@@ -317,8 +329,7 @@ def process_links(jobs: Sequence[LinkJob], config: PassConfig) -> BatchReport:
     stories: list[Story] = []
     failures: list[LinkFailure] = []
     # Downloads run ahead in per-host lanes; extraction and tagging stay on this thread, in the batch's order.
-    with make_client(config.policy) as client:
-        pages = _download(jobs, lambda job: fetch_link(client, job, config, gate))
+    with make_client(config.policy) as client, _downloads(jobs, lambda j: fetch_link(client, j, config, gate)) as pages:
         for job, future in zip(jobs, pages, strict=True):
             page = future.result()
             outcome = page if isinstance(page, LinkFailure) else story_from_page(job, page, watchlist, topics, ner)
