@@ -10,8 +10,8 @@ from pydantic import Field, SecretStr
 from fetcher import host_key
 from flows.monitor import prepare_database
 from flows.runner import run_link_batches
-from flows.steps import BatchReport, FeedJob, LinkJob, PassConfig, chunks, new_link_jobs, pass_config, poll_feeds
-from flows.summary import PassSummary, Problem
+from flows.steps import FeedJob, LinkJob, PassConfig, chunks, new_link_jobs, pass_config, poll_feeds
+from flows.summary import PassSummary, Problem, add_batches
 from presswatch.errors import StorageError
 from presswatch.settings import load_settings
 from storage.clusters import assign_clusters
@@ -33,19 +33,6 @@ DatabaseUrl = Annotated[
 ]
 
 
-def _summarize(jobs: list[LinkJob], reports: list[BatchReport | BaseException], already: set[str]) -> PassSummary:
-    summary = PassSummary(links_seen=len(jobs) + len(already), links_already_stored=len(already))
-    for report in reports:
-        if isinstance(report, BaseException):
-            summary.links_failed.append(Problem(url="(batch)", outcome="internal_error", reason=str(report)))
-            continue
-        summary.stored_ids += report.stored_ids
-        summary.stored_links += report.stored_links
-        summary.duplicates += len(report.duplicate_links)
-        summary.links_failed += [Problem(url=f.link, outcome=f.outcome, reason=f.reason) for f in report.failures]
-    return summary
-
-
 def _store_links(jobs: list[LinkJob], config: PassConfig, workers: int, batch_size: int) -> PassSummary:
     engine = make_engine(config.database_url)
     try:
@@ -53,11 +40,13 @@ def _store_links(jobs: list[LinkJob], config: PassConfig, workers: int, batch_si
     finally:
         engine.dispose()
     todo = [job for job in jobs if job.link not in already]
-    reports = run_link_batches(chunks(todo, batch_size), config, workers)
+    batches = chunks(todo, batch_size)
+    reports = run_link_batches(batches, config, workers)
     failures = [r for r in reports if isinstance(r, StorageError)]
     if failures:
         raise failures[0]
-    summary = _summarize(todo, reports, already)
+    summary = PassSummary(links_seen=len(todo) + len(already), links_already_stored=len(already))
+    add_batches(summary, batches, reports)
     _cluster(config.database_url, summary.stored_ids)
     return summary
 

@@ -30,7 +30,7 @@ from flows.steps import (
     next_schedule,
     pass_config,
 )
-from flows.summary import PassSummary, Problem
+from flows.summary import PassSummary, Problem, add_batches
 from flows.tasks import poll_feeds_task
 from presswatch.errors import PresswatchError, StorageError
 from presswatch.feedlist import load_feed_list
@@ -291,15 +291,7 @@ def _summarize(
             summary.feeds_not_modified += 1
         else:
             summary.feeds_failed.append(Problem(url=poll.url, outcome=poll.outcome, reason=poll.reason))
-    for batch, report in zip(batches, reports, strict=True):
-        if isinstance(report, BaseException):
-            reason = f"batch failed: {type(report).__name__}: {report}"
-            summary.links_failed += [Problem(url=job.link, outcome="internal_error", reason=reason) for job in batch]
-            continue
-        summary.stored_ids += report.stored_ids
-        summary.stored_links += report.stored_links
-        summary.duplicates += len(report.duplicate_links)
-        summary.links_failed += [Problem(url=f.link, outcome=f.outcome, reason=f.reason) for f in report.failures]
+    add_batches(summary, batches, reports)
     return summary
 
 

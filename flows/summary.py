@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
+
+from flows.steps import BatchReport, LinkJob
 
 
 class Problem(BaseModel):
@@ -66,3 +69,18 @@ class PassSummary(BaseModel):
     def outcome_counts(self) -> dict[str, int]:
         """How many problems of each outcome code."""
         return dict(Counter(p.outcome for p in [*self.feeds_failed, *self.links_failed]))
+
+
+def add_batches(
+    summary: PassSummary, batches: Sequence[Sequence[LinkJob]], reports: Sequence[BatchReport | BaseException]
+) -> None:
+    """Count what each batch of links became into `summary`; every link of a failed batch is listed with why."""
+    for batch, report in zip(batches, reports, strict=True):
+        if isinstance(report, BaseException):
+            reason = f"batch failed: {type(report).__name__}: {report}"
+            summary.links_failed += [Problem(url=job.link, outcome="internal_error", reason=reason) for job in batch]
+            continue
+        summary.stored_ids += report.stored_ids
+        summary.stored_links += report.stored_links
+        summary.duplicates += len(report.duplicate_links)
+        summary.links_failed += [Problem(url=f.link, outcome=f.outcome, reason=f.reason) for f in report.failures]
