@@ -190,13 +190,8 @@ def check_addresses(host: str, addresses: list[IPAddress], allowed: tuple[IPNetw
         raise BlockedURLError(f"refused: {host} resolves to {address}, {problem}")
 
 
-def check_url(url: str, policy: FetchPolicy, *, trusted_hosts: frozenset[str] = frozenset()) -> None:
-    """Refuse (BlockedURLError) a URL that is not http(s) or whose host resolves to a non-public address.
-
-    A host in `trusted_hosts` passes as written without resolving. An unparsable URL raises
-    FetchError('invalid_url'), a host that does not resolve FetchError('connection_error').
-    No connection is made.
-    """
+def parse_web_url(url: str) -> httpx.URL:
+    """Parse an absolute http(s) URL with a host; anything else is refused with its reason (no resolving)."""
     parsed = parse_url(url)
     if not parsed.scheme:
         raise FetchError("invalid_url", f"not an absolute URL: {url[:100]!r}")
@@ -204,6 +199,17 @@ def check_url(url: str, policy: FetchPolicy, *, trusted_hosts: frozenset[str] = 
         raise BlockedURLError(f"refused: scheme {parsed.scheme!r} is not http or https")
     if not parsed.host:
         raise FetchError("invalid_url", f"not a valid URL: {url!r} has no host")
+    return parsed
+
+
+def check_url(url: str, policy: FetchPolicy, *, trusted_hosts: frozenset[str] = frozenset()) -> None:
+    """Refuse (BlockedURLError) a URL that is not http(s) or whose host resolves to a non-public address.
+
+    A host in `trusted_hosts` passes as written without resolving. An unparsable URL raises
+    FetchError('invalid_url'), a host that does not resolve FetchError('connection_error').
+    No connection is made.
+    """
+    parsed = parse_web_url(url)
     if is_trusted(parsed, trusted_hosts):
         return
     host = parsed.raw_host.decode("ascii")

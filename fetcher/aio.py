@@ -35,11 +35,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from fetcher.addresses import (
-    ALLOWED_SCHEMES,
-    DEFAULT_PORTS,
     check_addresses,
+    is_trusted,
     parse_networks,
-    parse_url,
+    parse_web_url,
 )
 from fetcher.http import (
     _PIECE,
@@ -61,8 +60,9 @@ from fetcher.http import (
     _through,
     parse_content_type,
     parse_retry_after,
+    redirect_target,
 )
-from presswatch.errors import BlockedURLError, FetchError
+from presswatch.errors import FetchError
 
 DEFAULT_IN_FLIGHT = 200  # requests in flight overall (STACK-NOTES: limit=200 did 10,000 over 500 hosts in 1.6 s)
 
@@ -179,29 +179,13 @@ class GuardedResolver(AbstractResolver):
             await self._inner.close()
 
 
-def _url_trusted(parsed: httpx.URL, trusted_hosts: frozenset[str]) -> bool:
-    """`fetcher.addresses.is_trusted` as a set look-up (entries lower-case, as `AsyncFetcher` keeps them)."""
-    if not trusted_hosts:
-        return False
-    host = parsed.netloc.decode("ascii").lower()
-    host_only = host.rsplit(":", 1)[0] if parsed.port is not None else host
-    port = parsed.port if parsed.port is not None else DEFAULT_PORTS.get(parsed.scheme, 0)
-    return host in trusted_hosts or f"{host_only}:{port}" in trusted_hosts
-
-
 def check_target(url: str, policy: FetchPolicy, trusted_hosts: frozenset[str]) -> httpx.URL:
     """Check a URL before requesting it (scheme, host, literal addresses) and return it as httpx parses it.
 
     Names are checked at connect time by `GuardedResolver`; an IP literal never reaches a resolver, so it is
     checked here. A URL aiohttp would read differently from httpx (whose reading was checked) is refused.
     """
-    parsed = parse_url(url)
-    if not parsed.scheme:
-        raise FetchError("invalid_url", f"not an absolute URL: {url[:100]!r}")
-    if parsed.scheme not in ALLOWED_SCHEMES:
-        raise BlockedURLError(f"refused: scheme {parsed.scheme!r} is not http or https")
-    if not parsed.host:
-        raise FetchError("invalid_url", f"not a valid URL: {url!r} has no host")
+    parsed = parse_web_url(url)
     host = parsed.raw_host.decode("ascii")
     try:
         seen_by_aiohttp = (URL(str(parsed), encoded=True).raw_host or "").lower()
@@ -209,7 +193,7 @@ def check_target(url: str, policy: FetchPolicy, trusted_hosts: frozenset[str]) -
         seen_by_aiohttp = ""
     if seen_by_aiohttp.strip("[]") != host.lower().strip("[]"):
         raise FetchError("invalid_url", f"not a valid URL: {_short(url, 100)} (ambiguous host)")
-    if _url_trusted(parsed, trusted_hosts):
+    if is_trusted(parsed, trusted_hosts):
         return parsed
     try:
         literal = ipaddress.ip_address(host.strip("[]"))
@@ -339,21 +323,7 @@ class AsyncFetcher:
             outcome = await self._hop(current, url, headers, deadline, progress)
             if isinstance(outcome, FetchResult):
                 return outcome
-            try:
-                target = current.join(outcome.target)
-            except (httpx.InvalidURL, ValueError):
-                raise FetchError("redirect_error", "redirected to an invalid URL", outcome.status) from None
-            if target.scheme not in ("http", "https"):
-                raise FetchError(
-                    "redirect_error",
-                    f"redirected to a {target.scheme or 'scheme-less'}: URL; only http and https are followed",
-                    outcome.status,
-                )
-            if str(target) in visited:
-                raise FetchError(
-                    "redirect_error", f"redirect loop: {_short(str(target), 100)} was already visited", outcome.status
-                )
-            visited.add(str(target))
+            target = redirect_target(current, outcome.target, outcome.status, visited)
             current = check_target(str(target), self.policy, self.trusted_hosts)
         raise FetchError("redirect_error", f"more than {self.policy.max_redirects} redirects", outcome.status)
 

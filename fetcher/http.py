@@ -457,22 +457,25 @@ def fetch(
         redirects += 1
         if redirects > policy.max_redirects:
             raise FetchError("redirect_error", f"more than {policy.max_redirects} redirects", outcome.status)
-        try:
-            target = parsed.join(outcome.target)
-        except (httpx.InvalidURL, ValueError):
-            raise FetchError("redirect_error", "redirected to an invalid URL", outcome.status) from None
-        if target.scheme not in ("http", "https"):
-            raise FetchError(
-                "redirect_error",
-                f"redirected to a {target.scheme or 'scheme-less'}: URL; only http and https are followed",
-                outcome.status,
-            )
-        if str(target) in visited:
-            raise FetchError(
-                "redirect_error", f"redirect loop: {_short(str(target), 100)} was already visited", outcome.status
-            )
-        visited.add(str(target))
-        current = str(target)
+        current = str(redirect_target(parsed, outcome.target, outcome.status, visited))
+
+
+def redirect_target(current: httpx.URL, location: str, status: int, visited: set[str]) -> httpx.URL:
+    """Where a redirect leads, refused unless it is http(s) and not yet visited; the target joins `visited`."""
+    try:
+        target = current.join(location)
+    except (httpx.InvalidURL, ValueError):
+        raise FetchError("redirect_error", "redirected to an invalid URL", status) from None
+    if target.scheme not in ("http", "https"):
+        raise FetchError(
+            "redirect_error",
+            f"redirected to a {target.scheme or 'scheme-less'}: URL; only http and https are followed",
+            status,
+        )
+    if str(target) in visited:
+        raise FetchError("redirect_error", f"redirect loop: {_short(str(target), 100)} was already visited", status)
+    visited.add(str(target))
+    return target
 
 
 # --- local files and content sniffing ----------------------------------------------------------
