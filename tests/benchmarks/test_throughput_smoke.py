@@ -15,8 +15,11 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `benchmarks` is a folder of scripts, not an installed package
     sys.path.insert(0, str(REPO))
 
-from benchmarks.loopback import LoopbackSite, build_routes, generated_pages  # noqa: E402
+from benchmarks.loopback import SEED_TEXT, LoopbackSite, build_routes, generated_pages  # noqa: E402
 from benchmarks.throughput import run_bare, run_steps  # noqa: E402
+
+# The generated pages are rendered from the shared seed text, which lives beside the checkout (../shared).
+pytestmark = pytest.mark.skipif(not SEED_TEXT.exists(), reason=f"shared seed text not found at {SEED_TEXT}")
 
 N = 12
 PER_FEED = 5
