@@ -10,10 +10,10 @@ from fetcher.http import (
     is_feed_like,
     is_html,
     make_client,
-    parse_retry_after,
     read_local_file,
 )
 from fetcher.politeness import HostGate
+from fetcher.responses import parse_retry_after
 
 __all__ = [
     "FetchPolicy",

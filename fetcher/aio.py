@@ -1,7 +1,7 @@
 """The asyncio fetcher: hundreds of GETs in flight, with every guarantee of the sync `fetcher.http.fetch`.
 
 Built for polling thousands of feeds in one pass (aiohttp; httpx's async pool is far slower across many
-hosts, see STACK-NOTES). The same rules as the sync path, and the same helpers where they are pure:
+hosts, see STACK-NOTES). The same rules as the sync path, and the same response handling (`fetcher.responses`):
 
 - only http/https; every URL and redirect hop is checked before the request (`check_target`), redirects are
   followed by us with a hop cap and loop detection;
@@ -40,27 +40,26 @@ from fetcher.addresses import (
     parse_networks,
     parse_web_url,
 )
-from fetcher.http import (
-    _PIECE,
+from fetcher.http import FetchPolicy, FetchResult
+from fetcher.responses import (
+    PIECE_SIZE,
     REDIRECT_STATUSES,
     RETRY_STATUSES,
     SLOW_DOWN_STATUSES,
-    FetchPolicy,
-    FetchResult,
-    _cap_error,
-    _deadline_error,
-    _decoders,
-    _flushed,
-    _Identity,
-    _Redirect,
-    _Retry,
-    _secs,
-    _short,
-    _status_text,
-    _through,
+    Identity,
+    Redirect,
+    Retry,
+    body_decoders,
+    cap_error,
+    deadline_error,
+    flush_decoders,
     parse_content_type,
     parse_retry_after,
     redirect_target,
+    run_decoders,
+    seconds_text,
+    shorten,
+    status_text,
 )
 from presswatch.errors import FetchError
 
@@ -192,7 +191,7 @@ def check_target(url: str, policy: FetchPolicy, trusted_hosts: frozenset[str]) -
     except ValueError:
         seen_by_aiohttp = ""
     if seen_by_aiohttp.strip("[]") != host.lower().strip("[]"):
-        raise FetchError("invalid_url", f"not a valid URL: {_short(url, 100)} (ambiguous host)")
+        raise FetchError("invalid_url", f"not a valid URL: {shorten(url, 100)} (ambiguous host)")
     if is_trusted(parsed, trusted_hosts):
         return parsed
     try:
@@ -216,28 +215,29 @@ def _client_error(
 ) -> tuple[FetchError, bool]:
     """A person-readable FetchError for an aiohttp failure (worded as the sync fetcher words it), and retry?"""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return FetchError("timeout", f"could not connect within {_secs(policy.connect_timeout)}"), True
+        return FetchError("timeout", f"could not connect within {seconds_text(policy.connect_timeout)}"), True
     if isinstance(exc, aiohttp.ServerTimeoutError):
         if in_body:
-            return FetchError("timeout", f"no data for {_secs(policy.read_timeout)} after {received:,} bytes"), True
-        return FetchError("timeout", f"no response within {_secs(policy.read_timeout)}"), True
+            read_timeout = seconds_text(policy.read_timeout)
+            return FetchError("timeout", f"no data for {read_timeout} after {received:,} bytes"), True
+        return FetchError("timeout", f"no response within {seconds_text(policy.read_timeout)}"), True
     if isinstance(exc, (aiohttp.ClientConnectorSSLError, aiohttp.ClientConnectorCertificateError)):
-        return FetchError("connection_error", f"TLS handshake failed ({_short(str(exc), 80)})"), False
+        return FetchError("connection_error", f"TLS handshake failed ({shorten(str(exc), 80)})"), False
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return FetchError("connection_error", f"host name could not be resolved ({_short(str(exc), 80)})"), False
+        return FetchError("connection_error", f"host name could not be resolved ({shorten(str(exc), 80)})"), False
     if isinstance(exc, aiohttp.ClientConnectorError):
         if isinstance(exc.os_error, ConnectionRefusedError):
             return FetchError("connection_error", "connection refused"), True
-        return FetchError("connection_error", f"could not connect ({_short(str(exc), 80)})"), True
+        return FetchError("connection_error", f"could not connect ({shorten(str(exc), 80)})"), True
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
         if in_body:
             return FetchError("connection_error", f"connection dropped after {received:,} bytes"), False
         return FetchError("connection_error", "connection closed before a response"), False
     if isinstance(exc, aiohttp.ClientResponseError):
-        return FetchError("connection_error", f"malformed response ({_short(exc.message or str(exc), 80)})"), False
+        return FetchError("connection_error", f"malformed response ({shorten(exc.message or str(exc), 80)})"), False
     if isinstance(exc, aiohttp.InvalidURL):
-        return FetchError("invalid_url", f"not a valid URL: {_short(str(exc), 80)}"), False
-    return FetchError("connection_error", f"request failed ({_short(str(exc) or type(exc).__name__, 80)})"), False
+        return FetchError("invalid_url", f"not a valid URL: {shorten(str(exc), 80)}"), False
+    return FetchError("connection_error", f"request failed ({shorten(str(exc) or type(exc).__name__, 80)})"), False
 
 
 # --- the fetcher -------------------------------------------------------------------------------------------
@@ -311,7 +311,7 @@ class AsyncFetcher:
             async with asyncio.timeout(self.policy.total_timeout) as deadline:
                 return await self._follow(url, headers, deadline, progress)
         except TimeoutError:
-            raise _deadline_error(self.policy, progress.received) from None
+            raise deadline_error(self.policy.total_timeout, progress.received) from None
 
     async def _follow(
         self, url: str, headers: dict[str, str], deadline: asyncio.Timeout, progress: _Progress
@@ -329,14 +329,14 @@ class AsyncFetcher:
 
     async def _hop(
         self, url: httpx.URL, original: str, headers: dict[str, str], deadline: asyncio.Timeout, progress: _Progress
-    ) -> FetchResult | _Redirect:
+    ) -> FetchResult | Redirect:
         """One URL with retries for transient failures, each attempt holding a politeness slot."""
         policy = self.policy
         host = url.raw_host.decode("ascii").lower()
         for attempt in range(policy.retries + 1):
             try:
                 return await self._polite_attempt(host, url, original, headers, deadline, progress)
-            except _Retry as retry:
+            except Retry as retry:
                 status = retry.error.status
                 if status in SLOW_DOWN_STATUSES:
                     self.gate.slow_down(host, retry.retry_after)
@@ -346,7 +346,7 @@ class AsyncFetcher:
                 if retry.retry_after is not None and retry.retry_after > policy.max_retry_after:
                     raise FetchError(
                         retry.error.outcome,
-                        f"{retry.error.reason} (asked to retry after {_secs(retry.retry_after)})",
+                        f"{retry.error.reason} (asked to retry after {seconds_text(retry.retry_after)})",
                         status,
                         retry_after=retry.retry_after,
                     ) from None
@@ -364,7 +364,7 @@ class AsyncFetcher:
         headers: dict[str, str],
         deadline: asyncio.Timeout,
         progress: _Progress,
-    ) -> FetchResult | _Redirect:
+    ) -> FetchResult | Redirect:
         """One attempt inside a host slot and an overall slot; queueing for them is not the server's time."""
         assert self._overall is not None, "use AsyncFetcher as an async context manager"
         loop = asyncio.get_running_loop()
@@ -372,7 +372,7 @@ class AsyncFetcher:
         left = None if when is None else when - loop.time()
         deadline.reschedule(None)  # the clock stops while queueing: a busy host is not a slow server
         if not await self.gate.acquire(host, timeout=self.policy.max_gate_wait):
-            raise FetchError("deferred", f"no turn for {host} within {_secs(self.policy.max_gate_wait)}")
+            raise FetchError("deferred", f"no turn for {host} within {seconds_text(self.policy.max_gate_wait)}")
         try:
             async with self._overall:
                 deadline.reschedule(None if left is None else loop.time() + left)
@@ -382,7 +382,7 @@ class AsyncFetcher:
 
     async def _attempt(
         self, url: httpx.URL, original: str, headers: dict[str, str], progress: _Progress
-    ) -> FetchResult | _Redirect:
+    ) -> FetchResult | Redirect:
         assert self._session is not None, "use AsyncFetcher as an async context manager"
         progress.received = 0
         target = URL(str(url), encoded=True)
@@ -392,43 +392,43 @@ class AsyncFetcher:
                 status = response.status
                 location = response.headers.get("Location")
                 if status in REDIRECT_STATUSES and location:
-                    return _Redirect(location.strip(), status)
+                    return Redirect(location.strip(), status)
                 if 300 <= status < 400 and status != 304:
-                    raise FetchError("redirect_error", f"{_status_text(status)} without a Location to follow", status)
+                    raise FetchError("redirect_error", f"{status_text(status)} without a Location to follow", status)
                 if status >= 400:
-                    error = FetchError("http_error", _status_text(status), status)
+                    error = FetchError("http_error", status_text(status), status)
                     if status in RETRY_STATUSES:
-                        raise _Retry(error, parse_retry_after(response.headers.get("Retry-After")))
+                        raise Retry(error, parse_retry_after(response.headers.get("Retry-After")))
                     raise error
                 in_body = True
                 body = b"" if status == 304 else await self._read_body(response, progress)
                 return _result(response, url, original, status, body, headers)
         except aiohttp.ClientError as exc:
             error, retryable = _client_error(exc, self.policy, progress.received, in_body)
-            raise (_Retry(error) if retryable else error) from None
+            raise (Retry(error) if retryable else error) from None
         except (ssl.SSLError, ConnectionError) as exc:
-            raise FetchError("connection_error", f"request failed ({_short(str(exc), 80)})") from None
+            raise FetchError("connection_error", f"request failed ({shorten(str(exc), 80)})") from None
 
     async def _read_body(self, response: aiohttp.ClientResponse, progress: _Progress) -> bytes:
         """The decoded body, stopped at `max_bytes` while streaming and decompressing."""
         policy = self.policy
-        decoders = _decoders(response.headers.get("Content-Encoding", ""), response.status)
+        decoders = body_decoders(response.headers.get("Content-Encoding", ""), response.status)
         declared = response.headers.get("Content-Length", "")
-        if isinstance(decoders[0], _Identity) and declared.isdigit() and int(declared) > policy.max_bytes:
-            raise _cap_error(policy, f"the server announced {int(declared):,} bytes")
+        if isinstance(decoders[0], Identity) and declared.isdigit() and int(declared) > policy.max_bytes:
+            raise cap_error(policy.max_bytes, f"the server announced {int(declared):,} bytes")
         chunks: list[bytes] = []
 
         def take(pieces: Iterator[bytes]) -> None:
             for piece in pieces:
                 progress.received += len(piece)
                 if progress.received > policy.max_bytes:
-                    raise _cap_error(policy, f"stopped after {progress.received:,} bytes")
+                    raise cap_error(policy.max_bytes, f"stopped after {progress.received:,} bytes")
                 chunks.append(piece)
 
         try:
-            async for raw in response.content.iter_chunked(_PIECE):  # bounded pieces, as the sync reader
-                take(_through(decoders, raw))
-            take(_flushed(decoders))
+            async for raw in response.content.iter_chunked(PIECE_SIZE):  # bounded pieces, as the sync reader
+                take(run_decoders(decoders, raw))
+            take(flush_decoders(decoders))
         except zlib.error:
             raise FetchError(
                 "connection_error", f"the compressed body is corrupt after {progress.received:,} bytes"

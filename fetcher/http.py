@@ -21,29 +21,40 @@ import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from http import HTTPStatus
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from fetcher.addresses import Deadline, GuardedTransport, check_url, fetch_scope, is_trusted, parse_url, politeness_key
 from fetcher.politeness import HostGate
+from fetcher.responses import (
+    REDIRECT_STATUSES,
+    RETRY_STATUSES,
+    SLOW_DOWN_STATUSES,
+    Identity,
+    Redirect,
+    Retry,
+    body_decoders,
+    cap_error,
+    deadline_error,
+    flush_decoders,
+    parse_content_type,
+    parse_retry_after,
+    redirect_target,
+    run_decoders,
+    seconds_text,
+    shorten,
+    status_text,
+)
 from presswatch.errors import FetchError
 
 log = logging.getLogger(__name__)
 
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# 500 is in: an overloaded app server answers 500 as often as 503.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-SLOW_DOWN_STATUSES = frozenset({429, 503})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 FEED_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml"}
 )
-_PIECE = 64 * 1024  # most bytes one decompression step may produce
 _SNIFF = 1024
 
 
@@ -93,100 +104,7 @@ def make_client(policy: FetchPolicy) -> httpx.Client:
     )
 
 
-# --- bounded decompression ---------------------------------------------------------------------
-
-
-class _Inflater:
-    """Streaming gzip/deflate decoder that never produces more than `_PIECE` bytes per step."""
-
-    def __init__(self, gzip: bool) -> None:
-        self._gzip = gzip
-        self._obj: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
-        self._head = b""
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        if self._obj is None:
-            # "deflate" is zlib-wrapped by the spec but raw in some servers: tell them apart by the header.
-            self._head += data
-            if len(self._head) < 2:
-                return
-            data, self._head = self._head, b""
-            wrapped = data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
-            self._obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-        while True:
-            if self._obj.eof:
-                rest = self._obj.unused_data + data
-                if not (self._gzip and rest):
-                    return
-                self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)  # a further gzip member
-                data = rest
-            out = self._obj.decompress(data, _PIECE)
-            if out:
-                yield out
-            data = self._obj.unconsumed_tail
-            if not data and len(out) < _PIECE:
-                return
-
-    def flush(self) -> Iterator[bytes]:
-        if self._obj is None:
-            return iter(())
-        return self.feed(b"")
-
-
-class _Identity:
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        yield data
-
-    def flush(self) -> Iterator[bytes]:
-        return iter(())
-
-
-_Decoder = _Inflater | _Identity
-
-
-def _decoders(content_encoding: str, status: int) -> list[_Decoder]:
-    names = [part.strip().lower() for part in content_encoding.split(",") if part.strip()]
-    names = [name for name in names if name != "identity"]
-    if len(names) > 2:
-        raise FetchError("http_error", f"too many content encodings ({content_encoding})", status)
-    decoders: list[_Decoder] = []
-    for name in reversed(names):  # the last encoding applied is the first to undo
-        if name in ("gzip", "x-gzip"):
-            decoders.append(_Inflater(gzip=True))
-        elif name == "deflate":
-            decoders.append(_Inflater(gzip=False))
-        else:
-            raise FetchError("http_error", f"unsupported content encoding {name!r}", status)
-    return decoders or [_Identity()]
-
-
-def _through(decoders: list[_Decoder], data: bytes) -> Iterator[bytes]:
-    if not decoders:
-        yield data
-        return
-    for piece in decoders[0].feed(data):
-        yield from _through(decoders[1:], piece)
-
-
-def _flushed(decoders: list[_Decoder]) -> Iterator[bytes]:
-    for index, decoder in enumerate(decoders):
-        for piece in decoder.flush():
-            yield from _through(decoders[index + 1 :], piece)
-
-
-# --- error wording -------------------------------------------------------------------------------
-
-
-def _secs(seconds: float) -> str:
-    return f"{seconds:g} s"
-
-
-def _cap_error(policy: FetchPolicy, detail: str) -> FetchError:
-    return FetchError("too_large", f"body exceeds the {policy.max_bytes:,}-byte cap ({detail})")
-
-
-def _deadline_error(policy: FetchPolicy, received: int) -> FetchError:
-    return FetchError("timeout", f"total deadline of {_secs(policy.total_timeout)} exceeded after {received:,} bytes")
+# --- transport errors ----------------------------------------------------------------------------
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -198,103 +116,50 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def _short(text: str, limit: int = 120) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _transport_error(
     exc: httpx.HTTPError, policy: FetchPolicy, deadline: Deadline, received: int, in_body: bool
 ) -> tuple[FetchError, bool]:
     """A person-readable FetchError for a transport failure, and whether it is worth retrying."""
     if isinstance(exc, httpx.TimeoutException):
         if deadline.expired():
-            return _deadline_error(policy, received), False
+            return deadline_error(policy.total_timeout, received), False
         if isinstance(exc, httpx.ConnectTimeout):
-            return FetchError("timeout", f"could not connect within {_secs(policy.connect_timeout)}"), True
+            return FetchError("timeout", f"could not connect within {seconds_text(policy.connect_timeout)}"), True
         if isinstance(exc, httpx.PoolTimeout):
-            return FetchError("timeout", f"no free connection within {_secs(policy.connect_timeout)}"), True
+            return FetchError("timeout", f"no free connection within {seconds_text(policy.connect_timeout)}"), True
         if in_body:
-            return FetchError("timeout", f"no data for {_secs(policy.read_timeout)} after {received:,} bytes"), True
-        return FetchError("timeout", f"no response within {_secs(policy.read_timeout)}"), True
+            read_timeout = seconds_text(policy.read_timeout)
+            return FetchError("timeout", f"no data for {read_timeout} after {received:,} bytes"), True
+        return FetchError("timeout", f"no response within {seconds_text(policy.read_timeout)}"), True
     if isinstance(exc, httpx.ConnectError):
         for cause in _causes(exc):
             if isinstance(cause, ssl.SSLError):
                 reason = getattr(cause, "reason", None) or str(cause)
-                return FetchError("connection_error", f"TLS handshake failed ({_short(str(reason), 80)})"), False
+                return FetchError("connection_error", f"TLS handshake failed ({shorten(str(reason), 80)})"), False
             if isinstance(cause, ConnectionRefusedError):
                 return FetchError("connection_error", "connection refused"), True
         message = str(exc)
         if "resolve" in message:
-            return FetchError("connection_error", _short(message)), False
-        return FetchError("connection_error", f"could not connect ({_short(message, 80)})"), True
+            return FetchError("connection_error", shorten(message)), False
+        return FetchError("connection_error", f"could not connect ({shorten(message, 80)})"), True
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
         if in_body:
             return FetchError("connection_error", f"connection dropped after {received:,} bytes"), False
         message = str(exc)
         if isinstance(exc, httpx.RemoteProtocolError) and "without sending" not in message:
-            return FetchError("connection_error", f"malformed response ({_short(message, 80)})"), False
+            return FetchError("connection_error", f"malformed response ({shorten(message, 80)})"), False
         return FetchError("connection_error", "connection closed before a response"), False
-    return FetchError("connection_error", f"request failed ({_short(str(exc) or type(exc).__name__, 80)})"), False
+    return FetchError("connection_error", f"request failed ({shorten(str(exc) or type(exc).__name__, 80)})"), False
 
 
 # --- one request ---------------------------------------------------------------------------------
 
 
-class _Retry(Exception):
-    def __init__(self, error: FetchError, retry_after: float | None = None) -> None:
-        super().__init__(error.reason)
-        self.error = error
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class _Redirect:
-    target: str
-    status: int
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None when unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
-    """Split a Content-Type header into (lower-case media type, charset)."""
-    if not value:
-        return None, None
-    media, _, params = value.partition(";")
-    charset = None
-    for param in params.split(";"):
-        name, _, raw = param.partition("=")
-        if name.strip().lower() == "charset" and raw.strip():
-            charset = raw.strip().strip("\"'").lower() or None
-    return (media.strip().lower() or None), charset
-
-
-def _status_text(status: int) -> str:
-    try:
-        return f"HTTP {status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"HTTP {status}"
-
-
 def _read_body(response: httpx.Response, policy: FetchPolicy, deadline: Deadline) -> bytes:
-    decoders = _decoders(response.headers.get("content-encoding", ""), response.status_code)
+    decoders = body_decoders(response.headers.get("content-encoding", ""), response.status_code)
     declared = response.headers.get("content-length", "")
-    if isinstance(decoders[0], _Identity) and declared.isdigit() and int(declared) > policy.max_bytes:
-        raise _cap_error(policy, f"the server announced {int(declared):,} bytes")
+    if isinstance(decoders[0], Identity) and declared.isdigit() and int(declared) > policy.max_bytes:
+        raise cap_error(policy.max_bytes, f"the server announced {int(declared):,} bytes")
     chunks: list[bytes] = []
     received = 0
 
@@ -303,18 +168,18 @@ def _read_body(response: httpx.Response, policy: FetchPolicy, deadline: Deadline
         for piece in pieces:
             received += len(piece)
             if received > policy.max_bytes:
-                raise _cap_error(policy, f"stopped after {received:,} bytes")
+                raise cap_error(policy.max_bytes, f"stopped after {received:,} bytes")
             chunks.append(piece)
 
     try:
         for raw in response.iter_raw():
-            take(_through(decoders, raw))
+            take(run_decoders(decoders, raw))
             if deadline.expired():
-                raise _deadline_error(policy, received)
-        take(_flushed(decoders))
+                raise deadline_error(policy.total_timeout, received)
+        take(flush_decoders(decoders))
     except httpx.HTTPError as exc:
         error, retryable = _transport_error(exc, policy, deadline, received, in_body=True)
-        raise (_Retry(error) if retryable else error) from None
+        raise (Retry(error) if retryable else error) from None
     except zlib.error:
         raise FetchError("connection_error", f"the compressed body is corrupt after {received:,} bytes") from None
     return b"".join(chunks)
@@ -322,9 +187,9 @@ def _read_body(response: httpx.Response, policy: FetchPolicy, deadline: Deadline
 
 def _attempt(
     client: httpx.Client, url: str, original: str, headers: dict[str, str], policy: FetchPolicy, deadline: Deadline
-) -> FetchResult | _Redirect:
+) -> FetchResult | Redirect:
     if deadline.expired():
-        raise _deadline_error(policy, 0)
+        raise deadline_error(policy.total_timeout, 0)
     timeout = httpx.Timeout(
         connect=deadline.cap(policy.connect_timeout),
         read=deadline.cap(policy.read_timeout),
@@ -335,21 +200,21 @@ def _attempt(
         request = client.build_request("GET", url, headers=headers, timeout=timeout)
         response = client.send(request, stream=True)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        raise FetchError("invalid_url", f"not a valid URL: {_short(str(exc), 80)}") from None
+        raise FetchError("invalid_url", f"not a valid URL: {shorten(str(exc), 80)}") from None
     except httpx.HTTPError as exc:
         error, retryable = _transport_error(exc, policy, deadline, 0, in_body=False)
-        raise (_Retry(error) if retryable else error) from None
+        raise (Retry(error) if retryable else error) from None
     try:
         status = response.status_code
         location = response.headers.get("location")
         if status in REDIRECT_STATUSES and location:
-            return _Redirect(location.strip(), status)
+            return Redirect(location.strip(), status)
         if 300 <= status < 400 and status != 304:
-            raise FetchError("redirect_error", f"{_status_text(status)} without a Location to follow", status)
+            raise FetchError("redirect_error", f"{status_text(status)} without a Location to follow", status)
         if status >= 400:
-            error = FetchError("http_error", _status_text(status), status)
+            error = FetchError("http_error", status_text(status), status)
             if status in RETRY_STATUSES:
-                raise _Retry(error, parse_retry_after(response.headers.get("retry-after")))
+                raise Retry(error, parse_retry_after(response.headers.get("retry-after")))
             raise error
         content_type, charset = parse_content_type(response.headers.get("content-type"))
         body = b"" if status == 304 else _read_body(response, policy, deadline)
@@ -381,7 +246,7 @@ def _hop(
     policy: FetchPolicy,
     deadline: Deadline,
     gate: HostGate | None,
-) -> FetchResult | _Redirect:
+) -> FetchResult | Redirect:
     """One URL with retries for transient failures, each attempt holding a politeness slot."""
     host = politeness_key(url)
     for attempt in range(policy.retries + 1):
@@ -391,13 +256,13 @@ def _hop(
             started = time.monotonic()
             if not gate.acquire(host, timeout=policy.max_gate_wait):
                 # Not the server's failure: no request was sent. 'deferred' links are tried again next pass.
-                raise FetchError("deferred", f"no turn for {host} within {_secs(policy.max_gate_wait)}")
+                raise FetchError("deferred", f"no turn for {host} within {seconds_text(policy.max_gate_wait)}")
             deadline.end += time.monotonic() - started  # queueing is not the server's time
             try:
                 return _attempt(client, url, original, headers, policy, deadline)
             finally:
                 gate.release(host)
-        except _Retry as retry:
+        except Retry as retry:
             status = retry.error.status
             if gate is not None and status in SLOW_DOWN_STATUSES:
                 gate.slow_down(host, retry.retry_after)
@@ -407,7 +272,7 @@ def _hop(
             if retry.retry_after is not None and retry.retry_after > policy.max_retry_after:
                 raise FetchError(
                     retry.error.outcome,
-                    f"{retry.error.reason} (asked to retry after {_secs(retry.retry_after)})",
+                    f"{retry.error.reason} (asked to retry after {seconds_text(retry.retry_after)})",
                     status,
                     retry_after=retry.retry_after,
                 ) from None
@@ -460,24 +325,6 @@ def fetch(
         current = str(redirect_target(parsed, outcome.target, outcome.status, visited))
 
 
-def redirect_target(current: httpx.URL, location: str, status: int, visited: set[str]) -> httpx.URL:
-    """Where a redirect leads, refused unless it is http(s) and not yet visited; the target joins `visited`."""
-    try:
-        target = current.join(location)
-    except (httpx.InvalidURL, ValueError):
-        raise FetchError("redirect_error", "redirected to an invalid URL", status) from None
-    if target.scheme not in ("http", "https"):
-        raise FetchError(
-            "redirect_error",
-            f"redirected to a {target.scheme or 'scheme-less'}: URL; only http and https are followed",
-            status,
-        )
-    if str(target) in visited:
-        raise FetchError("redirect_error", f"redirect loop: {_short(str(target), 100)} was already visited", status)
-    visited.add(str(target))
-    return target
-
-
 # --- local files and content sniffing ----------------------------------------------------------
 
 _EXTRA_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml", ".rdf": "application/rdf+xml"}
@@ -507,7 +354,7 @@ def read_local_file(path: str | Path, policy: FetchPolicy) -> FetchResult:
     except OSError as exc:
         raise FetchError("connection_error", f"cannot read {target} ({exc.strerror or exc})") from None
     if len(body) > policy.max_bytes:
-        raise _cap_error(policy, f"stopped after {len(body):,} bytes")
+        raise cap_error(policy.max_bytes, f"stopped after {len(body):,} bytes")
     suffix = target.suffix.lower()
     content_type = _EXTRA_TYPES.get(suffix) or mimetypes.guess_type(target.name)[0]
     return FetchResult(

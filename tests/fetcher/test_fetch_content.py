@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fetcher import FetchPolicy, FetchResult, is_feed_like, is_html, parse_retry_after, read_local_file
-from fetcher.http import parse_content_type
+from fetcher.responses import parse_content_type
 from presswatch.errors import FetchError
 
 PAGE = b"<!DOCTYPE html>\n<html lang='en'><head><title>x</title></head><body>hi</body></html>"
