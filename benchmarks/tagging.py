@@ -35,7 +35,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 
 from extractors.models import Watchlist  # noqa: E402
 from extractors.quotes import find_quotes  # noqa: E402
-from extractors.tagging import count_words, find_mentions, tag_article  # noqa: E402
+from extractors.tagging import density_words, find_mentions, tag_article  # noqa: E402
 from extractors.topics import load_topics, tag_topics  # noqa: E402
 from extractors.watchlist import load_watchlist  # noqa: E402
 
@@ -155,7 +155,7 @@ def words_per_second(
     clock "cpu" times this process's CPU time (one core's work), "wall" the elapsed time.
     """
     timer = time.process_time if clock == "cpu" else time.perf_counter
-    words = sum(count_words(title or "") + count_words(text) for title, text in texts)
+    words = sum(density_words(title or "") + density_words(text) for title, text in texts)
     for title, text in texts:  # warm-up: the pipeline, the tokenizer's vocabulary
         tag_article(title, text, watchlist)
     best = float("inf")
@@ -170,7 +170,7 @@ def words_per_second(
 def full_analysis_words_per_second(texts: list[tuple[str | None, str]], watchlist: Watchlist) -> float:
     """Words per second for entity tags, topics and quotes together (what the flow runs per story)."""
     topics = load_topics(TOPICS)
-    words = sum(count_words(title or "") + count_words(text) for title, text in texts)
+    words = sum(density_words(title or "") + density_words(text) for title, text in texts)
     started = time.process_time()
     for title, text in texts:
         mentions = find_mentions(title, text, watchlist)  # shared, as the flow does
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     speed = words_per_second(texts, watchlist, args.repeat)
     wall_speed = words_per_second(texts, watchlist, args.repeat, clock="wall")
     full_speed = full_analysis_words_per_second(texts, watchlist)
-    words = sum(count_words(title or "") + count_words(text) for title, text in texts)
+    words = sum(density_words(title or "") + density_words(text) for title, text in texts)
     if args.json:
         result = {
             "passages": len(passages),

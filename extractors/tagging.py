@@ -106,7 +106,7 @@ def tag_article(
         entity = entities[mention.entity_id]
         if entity.kind == "brand" and entity.parent is not None:
             _stats_for(stats, entity.parent).add(mention, lead_limit)
-    words = max(1, count_words(title or "") + count_words(text))
+    words = max(1, density_words(title or "") + density_words(text))
     top_mentions = max(stat.mentions for stat in stats.values())
     salience = {
         entity_id: _salience(stat, words=words, top_mentions=top_mentions, length=len(text))
@@ -158,8 +158,14 @@ def find_mentions(title: str | None, text: str, watchlist: Watchlist) -> list[Me
     return mentions
 
 
-def count_words(text: str) -> int:
-    """Words in a text: whitespace-separated, except that Chinese counts one word per two characters."""
+def density_words(text: str) -> int:
+    """Words to divide mentions by for density: whitespace-separated, Chinese one word per two characters.
+
+    Unlike `extractors.articles.count_words` (the stored word_count), which counts each CJK character as a word:
+    density (DENSITY_SATURATION here, `min_density` in `extractors.topics`) is per 100 words, and a Chinese word
+    is about two characters, so one per character would make a Chinese story count twice as long as the same
+    story in English and halve its density.
+    """
     if not _CJK_RE.search(text):
         return len(text.split())
     return len(_WORD_UNIT_RE.findall(text))

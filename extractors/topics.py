@@ -29,7 +29,7 @@ import yaml
 
 from extractors.filecache import cached_per_version
 from extractors.models import TopicTag
-from extractors.tagging import count_words
+from extractors.tagging import density_words
 from presswatch.errors import ConfigError
 
 TITLE_FACTOR = 2.0
@@ -151,7 +151,7 @@ def tag_topics(title: str | None, text: str, topics: Topics) -> list[TopicTag]:
                 scores[topic_index] = scores.get(topic_index, 0.0) + weight * factor
                 hits[topic_index] += 1
                 matched.setdefault(topic_index, {})[keyword.written] = None
-    words = count_words(title or "") + count_words(text) if scores else 0
+    words = density_words(title or "") + density_words(text) if scores else 0
     tags = []
     for topic_index, score in scores.items():
         topic = topics.topics[topic_index]

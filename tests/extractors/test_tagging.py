@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from extractors.models import EntityTag, Exclusion, WatchedEntity, Watchlist
-from extractors.tagging import build_tagger, count_words, find_mentions, tag_article
+from extractors.tagging import build_tagger, density_words, find_mentions, tag_article
 from extractors.watchlist import load_watchlist
 
 SHIPPED = Path(__file__).resolve().parents[2] / "seeds" / "watchlist.yaml"
@@ -424,7 +424,7 @@ def test_salience_follows_the_documented_formula(watchlist: Watchlist) -> None:
     # 100 words; Alibaba: headline, lead, 3 mentions (the most), first at offset 0; Tencent: 1 mention at the end.
     body = "Alibaba " + " ".join(["word"] * 48) + "\n" + "Alibaba Alibaba " + " ".join(["word"] * 46) + " Tencent"
     title = "Alibaba rises"
-    assert count_words(title) + count_words(body) == 100
+    assert density_words(title) + density_words(body) == 100
     tags = {tag.entity_id: tag for tag in tag_article(title, body, watchlist)}
     assert tags["alibaba"].mentions == 4
     # headline .30 + lead .20 + share .25 * 1 + density .15 * min(1, 4 / 1.5) + position .10 * 1
@@ -476,5 +476,5 @@ def test_shared_mentions_give_the_same_tags(watchlist: Watchlist) -> None:
     ("text", "words"),
     [("Alibaba must lead, not follow.", 5), ("阿里巴巴必须引领", 4), ("阿里巴巴（BABA）说，AI很重要。", 7), ("", 0)],
 )
-def test_count_words(text: str, words: int) -> None:
-    assert count_words(text) == words
+def test_density_words_count_chinese_one_per_two_characters(text: str, words: int) -> None:
+    assert density_words(text) == words
