@@ -24,6 +24,8 @@ import re
 from collections.abc import Collection
 from hashlib import blake2b
 
+import numpy
+
 BITS = 64
 SHINGLE_WORDS = 3
 SIGNATURE_SIZE = 128
@@ -82,35 +84,23 @@ def jaccard(a: Collection[str], b: Collection[str]) -> float:
 
     Cheaper than building two signatures when both texts are at hand (no hashing), and exact.
     """
-    set_a, set_b = set(a), set(b)
-    union = len(set_a | set_b)
-    return len(set_a & set_b) / union if union else 0.0
+    set_a = a if isinstance(a, (set, frozenset)) else set(a)
+    set_b = b if isinstance(b, (set, frozenset)) else set(b)
+    common = len(set_a & set_b)
+    union = len(set_a) + len(set_b) - common
+    return common / union if union else 0.0
 
 
 def simhash(shingle_set: Collection[str]) -> int:
     """The 64-bit SimHash of a set of shingles (what `fingerprint` computes from a text's)."""
-    hashes = [_hash(shingle) for shingle in shingle_set]
-    if not hashes:
+    if not shingle_set:
         return 0
-    # Count, for each of the 64 bit positions, how many shingle hashes have that bit set. The 64 counters
-    # are kept bit-sliced (planes[k] holds bit k of every counter), so adding one hash is a short ripple
-    # of whole-integer operations instead of 64 separate additions.
-    planes: list[int] = []
-    for carry in hashes:
-        for k, plane in enumerate(planes):
-            planes[k] = plane ^ carry
-            carry &= plane
-            if not carry:
-                break
-        if carry:
-            planes.append(carry)
-    half = len(hashes) / 2
-    result = 0
-    for bit in range(BITS):
-        count = sum(((plane >> bit) & 1) << k for k, plane in enumerate(planes))
-        if count > half:
-            result |= 1 << bit
-    return result
+    # Each shingle's 8-byte hash (the big-endian bytes of `_hash`) unpacked into a row of 64 bits, most
+    # significant first; a bit of the result is set where more than half the rows have it set.
+    digests = b"".join(blake2b(shingle.encode("utf-8"), digest_size=8).digest() for shingle in shingle_set)
+    bits = numpy.unpackbits(numpy.frombuffer(digests, dtype=numpy.uint8).reshape(-1, 8), axis=1)
+    majority = bits.sum(axis=0, dtype=numpy.int64) * 2 > len(shingle_set)
+    return int.from_bytes(numpy.packbits(majority).tobytes(), "big")
 
 
 def distance(a: int, b: int) -> int:

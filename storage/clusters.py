@@ -64,7 +64,7 @@ class ClusterReport:
     """What one call did: stories examined, pairs compared and confirmed, stories whose cluster changed."""
 
     examined: int = 0
-    fingerprinted: int = 0  # SimHash (re)computed and stored because it was missing or stale
+    fingerprinted: int = 0  # SimHash computed and stored because the row had none (stored by an older version)
     compared: int = 0  # candidate pairs within the SimHash distance, compared on text
     confirmed: int = 0  # pairs found to be the same story
     relabelled: list[int] = field(default_factory=list)  # ids whose cluster_id or is_original changed
@@ -120,7 +120,9 @@ def assign_clusters(engine: Engine, article_ids: Iterable[int]) -> ClusterReport
         members = _load(connection, Article.cluster_id.in_, sorted({s.cluster_id or s.id for s in given.values()}))
         seeds = {**members, **given}
         _fill_texts(connection, list(seeds.values()))
-        _refresh_fingerprints(connection, seeds.values(), report)
+        # Every writer of a text writes its fingerprint with it (store_batch, reextract); only rows stored before
+        # fingerprints were kept have none.
+        _refresh_fingerprints(connection, [s for s in seeds.values() if s.simhash is None], report)
         window = _window(connection, seeds.values(), report)
         edges = _confirmed_pairs(connection, seeds, window, report)
         outsiders = {b for _, b in edges if b not in seeds}
@@ -157,7 +159,7 @@ def _fill_texts(connection: Connection, stories: Sequence[_Story]) -> None:
 
 
 def _refresh_fingerprints(connection: Connection, stories: Iterable[_Story], report: ClusterReport) -> None:
-    """Store the SimHash of each story's text where it is missing or no longer matches the text."""
+    """Compute and store the SimHash of each story's text (the stories given have none, or a stale one)."""
     changed = []
     for story in stories:
         value = simhash(story.shingles())

@@ -140,7 +140,8 @@ class Article(Base):
     raw_page: Mapped[bytes | None] = mapped_column(LargeBinary)
     raw_sha256: Mapped[str | None] = mapped_column(String(64))
     raw_content_type: Mapped[str | None] = mapped_column(String(128))
-    simhash: Mapped[int | None] = mapped_column(BigInteger)  # signed form of the 64-bit text fingerprint
+    # Signed form of the 64-bit fingerprint of `text`: whoever writes `text` writes it too (NULL: not computed yet).
+    simhash: Mapped[int | None] = mapped_column(BigInteger)
     cluster_id: Mapped[int | None] = mapped_column(Integer, index=True)  # id of the cluster's original
     is_original: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 

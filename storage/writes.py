@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from extractors.analysis import StoryAnalysis
 from extractors.models import EntityTag, ExtractedArticle, Watchlist
+from extractors.similarity import fingerprint, to_signed
 from fetcher.schedule import FeedSchedule
 from storage.db import transaction
 from storage.models import Article, ArticleLink, Entity, Feed, FetchEvent, Mention, utcnow
@@ -244,6 +245,8 @@ def _store_story(connection: Connection, story: Story) -> StoredStory:
         "raw_sha256": hashlib.sha256(story.raw_page).hexdigest() if story.raw_page is not None else None,
         "raw_content_type": story.content_type,
         "is_original": True,
+        # Computed here, in the worker that stores the story, so grouping copies after the pass only compares.
+        "simhash": to_signed(fingerprint(article.text)),
     }
     statement = (
         _insert(connection, _table(Article))
@@ -262,7 +265,7 @@ def _store_story(connection: Connection, story: Story) -> StoredStory:
         [{"url": link, "article_id": new_id} for link in dict.fromkeys((story.link, article.canonical_url))],
     )
     if created:
-        # Until syndication clustering lands, every story is the original of its own cluster.
+        # A new story is the original of its own cluster until assign_clusters finds its copies.
         connection.execute(update(_table(Article)).where(Article.id == new_id).values(cluster_id=new_id))
     if created and story.analysis is not None:
         write_analysis(connection, new_id, story.analysis, new=True)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select, text
 
 from extractors.articles import count_words
 from extractors.models import EntityTag, ExtractedArticle, WatchedEntity, Watchlist
+from extractors.similarity import fingerprint, to_signed
 from storage.db import make_engine, upgrade
 from storage.models import Article, ArticleLink, Entity, FetchEvent, Mention
 from storage.writes import (
@@ -163,4 +164,14 @@ def test_word_count_is_the_extractors_count_so_chinese_text_is_counted_by_charac
     with engine.connect() as connection:
         stored = connection.execute(select(Article.word_count)).scalar_one()
     assert stored == count_words(text_zh) == 17  # one word per CJK character; str.split() would say 1
+    engine.dispose()
+
+
+def test_a_new_story_is_stored_with_the_fingerprint_of_its_text(database_url: str) -> None:
+    engine = ready(database_url)
+    stored = store_batch(engine, [story("https://news.example/a")], [])
+    with engine.connect() as connection:
+        row = connection.execute(select(Article.text, Article.simhash, Article.cluster_id, Article.is_original)).one()
+    assert row.simhash == to_signed(fingerprint(row.text)) and row.simhash != 0
+    assert (row.cluster_id, row.is_original) == (stored[0].article_id, True)  # its own cluster until grouped
     engine.dispose()
