@@ -72,14 +72,19 @@ def run(
     load_feed_list(settings.feeds_file)  # fail before Prefect starts, with one line
     engine = make_engine(settings.database_url.get_secret_value())
     check_connection(engine)
+    from flows.local import local_runs
     from flows.monitor import monitor_feeds
+    from flows.runner import prime_fork_server
     from storage.queries import stories_with_tags
 
-    summary = monitor_feeds(
-        feeds_file=str(settings.feeds_file),
-        database_url=SecretStr(settings.database_url.get_secret_value()),
-        workers=settings.workers,
-    )
+    if settings.workers > 1:
+        prime_fork_server()  # the link workers' imports run while Prefect starts its ephemeral server
+    with local_runs():
+        summary = monitor_feeds(
+            feeds_file=str(settings.feeds_file),
+            database_url=SecretStr(settings.database_url.get_secret_value()),
+            workers=settings.workers,
+        )
     console = Console()
     if summary.stored_ids:
         table = Table(title=summary.headline().split(":")[0])
@@ -270,16 +275,18 @@ def retag(
     """
     from pydantic import SecretStr
 
+    from flows.local import local_runs
     from flows.output import parse_since
     from flows.retag import retag as retag_flow
 
     url = SecretStr(database_url) if database_url else None
-    result = retag_flow(
-        entity=entity,
-        since=parse_since(since) if since else None,
-        until=parse_since(until) if until else None,
-        database_url=url,
-    )
+    with local_runs():
+        result = retag_flow(
+            entity=entity,
+            since=parse_since(since) if since else None,
+            until=parse_since(until) if until else None,
+            database_url=url,
+        )
     for change in result["changed"]:
         print(
             f"story {change['article_id']}: added {change['added']}, removed {change['removed']}, "
@@ -302,6 +309,7 @@ def reextract(
     """
     from pydantic import SecretStr
 
+    from flows.local import local_runs
     from flows.output import parse_since
     from flows.reextract import ReextractReport
     from flows.reextract import reextract as reextract_flow
@@ -314,9 +322,14 @@ def reextract(
     engine = make_engine(url.get_secret_value())  # fail before Prefect starts, with one line
     check_connection(engine)
     engine.dispose()
-    result = reextract_flow(
-        since=since_at, until=until_at, limit=limit, dry_run=dry_run, database_url=SecretStr(url.get_secret_value())
-    )
+    with local_runs():
+        result = reextract_flow(
+            since=since_at,
+            until=until_at,
+            limit=limit,
+            dry_run=dry_run,
+            database_url=SecretStr(url.get_secret_value()),
+        )
     report = ReextractReport(**{**result, "unreadable": [(int(i), str(r)) for i, r in result["unreadable"]]})
     changed = {
         "text": report.text_changed,
