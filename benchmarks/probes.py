@@ -30,20 +30,28 @@ PREFECT_SERVER = "Prefect server(s)"
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _processes() -> dict[int, tuple[int, float, float]]:
-    """Every process's parent id, own CPU seconds and reaped children's CPU seconds, from /proc/<pid>/stat."""
-    found: dict[int, tuple[int, float, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # the process ended while we looked
-        fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
-        own = (int(fields[11]) + int(fields[12])) / _TICKS
-        found[int(entry.name)] = (int(fields[1]), own, (int(fields[13]) + int(fields[14])) / _TICKS)
+def _children(pid: int) -> list[int]:
+    """The ids of a process's children, from each of its threads' `children` file (no scan of all of /proc)."""
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                found.extend(int(child) for child in (task / "children").read_text().split())
+            except OSError:
+                continue  # the thread ended while we looked
+    except OSError:
+        pass  # the process ended while we looked
     return found
+
+
+def _cpu(pid: int) -> tuple[float, float] | None:
+    """A process's own CPU seconds and its reaped children's, from /proc/<pid>/stat (None: it has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
+    return (int(fields[11]) + int(fields[12])) / _TICKS, (int(fields[13]) + int(fields[14])) / _TICKS
 
 
 def _kind(pid: int) -> str:
@@ -96,14 +104,17 @@ class TreeProbe:
     """
 
     def __init__(
-        self, exclude: Sequence[int | None] = (), exclude_kinds: Sequence[str] = (), interval: float = 0.2
+        self, exclude: Sequence[int | None] = (), exclude_kinds: Sequence[str] = (), interval: float = 0.5
     ) -> None:
         self._exclude = {pid for pid in exclude if pid}
         self._exclude_kinds = set(exclude_kinds)
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tree-probe", daemon=True)
-        self.available = Path("/proc/self/smaps_rollup").exists()
+        # Linux with CONFIG_PROC_CHILDREN (every common distribution kernel) has both files.
+        self.available = (
+            Path("/proc/self/smaps_rollup").exists() and Path(f"/proc/self/task/{os.getpid()}/children").exists()
+        )
         self.peak_rss_kb = 0
         self.peak_pss_kb = 0
         self.cpu_seconds = 0.0
@@ -113,28 +124,34 @@ class TreeProbe:
         self._first_cpu: dict[int, float] = {}
         self._cpu_start = 0.0
 
-    def _descendants(self) -> tuple[list[int], float, dict[int, tuple[int, float, float]]]:
-        """Live descendants (not this process), their CPU seconds so far (reaped children's included), /proc data."""
-        processes = _processes()
-        children: dict[int, list[int]] = {}
-        for pid, (ppid, _, _) in processes.items():
-            children.setdefault(ppid, []).append(pid)
-        found, pending = [], list(children.get(os.getpid(), []))
+    def _descendants(self) -> tuple[list[int], float, dict[int, tuple[float, float]]]:
+        """Live descendants (not this process), their CPU seconds so far (reaped children's included), CPU by pid."""
+        cpu: dict[int, tuple[float, float]] = {}
+        own = _cpu(os.getpid())
+        if own is not None:
+            cpu[os.getpid()] = own
+        found, pending = [], _children(os.getpid())
         while pending:
             pid = pending.pop()
             if pid not in self._kinds:
                 self._kinds[pid] = _kind(pid)
-            if pid not in self._exclude and self._kinds[pid] not in self._exclude_kinds:
-                found.append(pid)
-                pending.extend(children.get(pid, []))
-        return found, sum(processes[pid][1] + processes[pid][2] for pid in found), processes
+            if pid in self._exclude or self._kinds[pid] in self._exclude_kinds:
+                continue
+            times = _cpu(pid)
+            if times is None:
+                continue
+            cpu[pid] = times
+            found.append(pid)
+            pending.extend(_children(pid))
+        return found, sum(cpu[pid][0] + cpu[pid][1] for pid in found), cpu
 
     def sample(self) -> None:
         """Take one sample of the tree's memory, and of each process's own CPU seconds, now."""
-        descendants, _, processes = self._descendants()
+        descendants, _, cpu = self._descendants()
         self._kinds.setdefault(os.getpid(), _kind(os.getpid()))
         for pid in [os.getpid(), *descendants]:
-            self._last_cpu[pid] = processes[pid][1]
+            if pid in cpu:
+                self._last_cpu[pid] = cpu[pid][0]
         sizes = [_rss_pss_kb(pid) for pid in [os.getpid(), *descendants]]
         self.peak_rss_kb = max(self.peak_rss_kb, sum(rss for rss, _ in sizes))
         self.peak_pss_kb = max(self.peak_pss_kb, sum(pss for _, pss in sizes))
