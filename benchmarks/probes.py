@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -223,8 +224,10 @@ def _read_lines(path: str) -> list[str]:
         return []
 
 
-def prefect_timeline(flow_run_id: Any, batches: int) -> dict[str, Any]:
-    """Where the pass's wall time went, from the flow and task runs Prefect recorded."""
+def prefect_timeline(
+    flow_run_id: Any, batches: int, called: datetime | None = None, returned: datetime | None = None
+) -> dict[str, Any]:
+    """Where the pass's wall time went, from the flow and task runs Prefect recorded (and when the call began/ended)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
@@ -260,6 +263,9 @@ def prefect_timeline(flow_run_id: Any, batches: int) -> dict[str, Any]:
         "to_first_batch_seconds": since(first_link, last_poll),
         "batches_span_seconds": since(last_link, first_link),
         "after_last_batch_seconds": since(flow_run.end_time, last_link),
+        # Outside the run: creating it and entering it, then leaving the engine once it is Completed.
+        **({"call_to_run_start_seconds": since(flow_run.start_time, called)} if called else {}),
+        **({"run_end_to_return_seconds": since(returned, flow_run.end_time)} if returned else {}),
         "batch_task_seconds_sum": round(sum(durations), 3),
         "batch_task_seconds_mean": round(sum(durations) / len(durations), 3),
     }

@@ -364,12 +364,14 @@ def run_flow_pass(feeds_file: Path, database_url: str, stage_dir: str, workers: 
     forkserver._forkserver._stop()  # type: ignore[attr-defined]
     os.environ[STAGE_DIR_ENV] = stage_dir
     try:
+        called = datetime.now(UTC)
         started = time.perf_counter()
         with local_runs():  # as `presswatch run` calls it: no heartbeats against the ephemeral API
             state = monitor_feeds(
                 feeds_file=str(feeds_file), database_url=SecretStr(database_url), workers=workers, return_state=True
             )
         seconds = time.perf_counter() - started
+        returned = datetime.now(UTC)
     finally:
         os.environ.pop(STAGE_DIR_ENV, None)
     summary = state.result()
@@ -383,7 +385,7 @@ def run_flow_pass(feeds_file: Path, database_url: str, stage_dir: str, workers: 
         pass_stage_seconds=summary.stage_seconds,
         mentions=_count_rows(database_url, "mentions"),
         instrumented_link_processes=link_processes,
-        timeline=prefect_timeline(state.state_details.flow_run_id, batches),
+        timeline=prefect_timeline(state.state_details.flow_run_id, batches, called, returned),
     )
     return result
 
