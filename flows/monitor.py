@@ -11,6 +11,7 @@ from typing import Annotated
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Failed
+from prefect.utilities.annotations import quote
 from pydantic import Field, SecretStr
 
 from extractors.topics import cached_topics
@@ -180,7 +181,9 @@ def run_cycle(settings: Settings, feed_ids: Sequence[int] | None = None, only_du
 def _poll(feeds: Sequence[FeedState], config: PassConfig) -> list[FeedResult]:
     """Poll the feeds in a bounded number of task runs, every host's feeds in one of them."""
     feed_jobs = [FeedJob(f.id, f.url, f.etag, f.last_modified, f.body_hash) for f in feeds]
-    futures = [poll_feeds_task.submit(batch, config) for batch in poll_batches(feed_jobs)]
+    # quote: plain data, which Prefect need not walk looking for futures (flows/runner.py does the same).
+    batches = poll_batches(feed_jobs)
+    futures = [poll_feeds_task.submit(quote(b), quote(config)) for b in batches]  # type: ignore[call-overload]
     return [result for future in futures for result in future.result()]
 
 

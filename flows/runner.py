@@ -20,6 +20,7 @@ from multiprocessing import forkserver
 from typing import Any
 
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from flows import steps
 from flows.steps import BatchReport, LinkJob, PassConfig
@@ -27,6 +28,8 @@ from flows.tasks import process_links_task
 
 START_METHOD = "forkserver"  # no fork of the flow's threaded process; the server is started once per process
 WORKER_MODULES = ["flows.steps"]  # imported once by the fork server, so every worker starts with them loaded
+# Batches and the pass's configuration are handed to task runs wrapped in `quote`: plain data with no futures in
+# it, which Prefect would otherwise walk element by element for every task run it submits.
 
 
 class LinkWorkers:
@@ -92,9 +95,12 @@ class LinkWorkers:
             # Twice as many task threads as workers, so a worker never idles between two batches.
             runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=2 * self.workers)
             with runner:
-                params = [{"jobs": batch, "config": self.config, "lanes": self} for batch in batches]
+                config = quote(self.config)
+                params = [{"jobs": quote(batch), "config": config, "lanes": self} for batch in batches]
                 return [_outcome(future) for future in [runner.submit(process_links_task, p) for p in params]]
-        return [_outcome(future) for future in [process_links_task.submit(b, self.config) for b in batches]]
+        # Prefect unwraps quote() before the task runs; its typing of submit() does not know that.
+        submitted = [process_links_task.submit(quote(b), quote(self.config)) for b in batches]  # type: ignore[call-overload]
+        return [_outcome(future) for future in submitted]
 
     def close(self) -> None:
         """Stop the worker processes (after their current batch) and remove the pass's host slots."""
