@@ -349,8 +349,34 @@ def start_prefect() -> dict[str, Any]:
     }
 
 
-def run_flow_pass(feeds_file: Path, database_url: str, stage_dir: str, workers: int) -> VariantResult:
-    """One `monitor_feeds` pass in ephemeral mode (call `start_prefect` first)."""
+def ready_fork_server(stage_dir: str) -> None:
+    """Start a fresh fork server for the link workers of the next pass and wait until its imports are done.
+
+    Every pass gets a fork server of its own, as every `presswatch run` process does (CPython's tests stop it
+    so too); its workers import this script as `__mp_main__`, which reads STAGE_DIR_ENV to install the timers.
+    """
+    from multiprocessing import forkserver
+
+    from flows.runner import prime_fork_server
+
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]
+    os.environ[STAGE_DIR_ENV] = stage_dir
+    prime_fork_server()
+    ready = get_context("forkserver").Process(target=os.getpid)  # forked only once the server's imports are done
+    ready.start()
+    ready.join()
+
+
+def run_flow_pass(
+    feeds_file: Path, database_url: str, stage_dir: str, workers: int, cold_workers: bool = False
+) -> VariantResult:
+    """One `monitor_feeds` pass in ephemeral mode (call `start_prefect` first), called as `presswatch run` calls it.
+
+    `presswatch run` starts the link workers' fork server before Prefect starts its ephemeral server (10-13 s),
+    so the fork server's imports are over when the pass begins: call `ready_fork_server` first for the same. With
+    `cold_workers` the pass starts without one, as a served flow run's fresh process does (the pass then starts it
+    and pays its imports, ~1 s of one core).
+    """
     from pydantic import SecretStr
 
     install_stage_timers(stage_dir)
@@ -359,9 +385,8 @@ def run_flow_pass(feeds_file: Path, database_url: str, stage_dir: str, workers: 
     from flows.local import local_runs
     from flows.monitor import monitor_feeds
 
-    # Every pass starts its link workers' fork server afresh, as `presswatch run` does (CPython's tests stop it
-    # so too); its workers import this script as `__mp_main__`, which reads this variable to install the timers.
-    forkserver._forkserver._stop()  # type: ignore[attr-defined]
+    if cold_workers:
+        forkserver._forkserver._stop()  # type: ignore[attr-defined]
     os.environ[STAGE_DIR_ENV] = stage_dir
     try:
         called = datetime.now(UTC)
@@ -382,6 +407,9 @@ def run_flow_pass(feeds_file: Path, database_url: str, stage_dir: str, workers: 
     batches = -(-summary.links_seen // load_settings().batch_size)
     result.notes.update(
         headline=summary.headline(),
+        link_workers="cold (the pass starts the fork server)"
+        if cold_workers
+        else "fork server ready, as in `presswatch run`",
         pass_stage_seconds=summary.stage_seconds,
         mentions=_count_rows(database_url, "mentions"),
         instrumented_link_processes=link_processes,
@@ -421,6 +449,7 @@ class Options:
     skip_flow: bool = False
     skip_steps: bool = False
     start_method: str = "fork"
+    cold_workers: bool = False
     workdir: Path | None = None
     repeat: int = 1
 
@@ -465,7 +494,10 @@ def run_benchmark(options: Options) -> dict[str, Any]:
                     measured(run_steps, feeds_file, *fresh("steps"), options.workers, options.start_method)
                 if not options.skip_flow:
                     prefect_start = prefect_start or start_prefect()
-                    measured(run_flow_pass, feeds_file, *fresh("flow"), options.workers)
+                    url, stage_dir = fresh("flow")
+                    if not options.cold_workers:
+                        ready_fork_server(stage_dir)  # before the clock and the CPU count, as in `presswatch run`
+                    measured(run_flow_pass, feeds_file, url, stage_dir, options.workers, options.cold_workers)
     finally:
         if options.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -579,6 +611,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--start-method", choices=("fork", "forkserver", "spawn"), default="fork", help="of the bare and steps variants"
     )
+    parser.add_argument(
+        "--cold-workers",
+        action="store_true",
+        help="start each pass without the link workers' fork server (as a served run's fresh process)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="rounds of every variant; the fastest counts")
     parser.add_argument("--workdir", type=Path, help="keep databases here instead of a temporary folder")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -587,6 +624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--n, --per-feed, --workers and --repeat must be at least 1")
     options = Options(args.n, args.pages, args.per_feed, args.workers, args.skip_flow, args.skip_steps)
     options = replace(options, start_method=args.start_method, workdir=args.workdir, repeat=args.repeat)
+    options = replace(options, cold_workers=args.cold_workers)
     report = run_benchmark(options)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
