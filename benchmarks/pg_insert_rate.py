@@ -30,7 +30,6 @@ import subprocess
 import sys
 import time
 import uuid
-import zlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import Engine, create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from storage.rawpages import compress_page  # noqa: E402
 from storage.writes import Story  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpora" / "article-extraction-benchmark" / "html"
@@ -121,7 +121,7 @@ def bare_insert(engine: Engine, batch: list[Story]) -> None:
             "text": s.article.text,
             "word_count": len(s.article.text.split()),
             "extractor": s.article.extractor,
-            "raw_page": zlib.compress(s.raw_page or b"", 6),
+            "raw_page": compress_page(s.raw_page or b""),
             "is_original": True,
         }
         for s in batch

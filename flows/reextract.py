@@ -1,9 +1,9 @@
 """The `reextract` flow: re-run extraction over the raw pages stored with each story, without downloading.
 
 After an extractor upgrade or a rule change, every stored story can be brought up to date from the page it was
-made from (`articles.raw_page`, zlib-compressed, checked against `raw_sha256`): text, title, metadata, word
-count, extractor and version, SimHash; a story whose text or title changed is re-tagged through the same
-analysis as a new one, and stories whose text changed are re-clustered. The report says what changed.
+made from (`articles.raw_page`, zstd-compressed, zlib in rows stored before, checked against `raw_sha256`): text,
+title, metadata, word count, extractor and version, SimHash; a story whose text or title changed is re-tagged through
+the same analysis as a new one, and stories whose text changed are re-clustered. The report says what changed.
 
 What re-extraction cannot know: the feed entry the story came from (its summary and date are not stored), so
 a publication date taken from the feed (`date_source = 'feed'`) is kept when the page still gives none, and a
@@ -14,7 +14,6 @@ identity and never changes here.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -33,11 +32,12 @@ from extractors.models import ExtractedArticle, Watchlist
 from extractors.similarity import fingerprint, to_signed
 from extractors.topics import Topics, load_topics
 from extractors.watchlist import load_watchlist, spellings
-from presswatch.errors import ExtractionError
+from presswatch.errors import ExtractionError, StorageError
 from presswatch.settings import load_settings
 from storage.clusters import assign_clusters, story_time
 from storage.db import make_engine, transaction, upgrade
 from storage.models import Article, Mention
+from storage.rawpages import decompress_page
 from storage.tags import sync_vocabulary, write_analysis
 from storage.writes import sync_watchlist
 
@@ -78,6 +78,7 @@ class _Tools:
     topics: Topics
     ner: Language | None
     dry_run: bool
+    max_bytes: int  # the download cap (settings.max_bytes): pages were stored under it, so decompression stops there
 
 
 def stories_to_reextract(
@@ -101,13 +102,13 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def raw_page(compressed: bytes | None, sha256: str | None) -> bytes:
+def raw_page(compressed: bytes | None, sha256: str | None, max_bytes: int) -> bytes:
     """The stored page, decompressed and checked against its hash; ExtractionError says why it is unusable."""
     if compressed is None:
         raise ExtractionError("no raw page stored")
     try:
-        page = zlib.decompress(compressed)
-    except zlib.error as exc:
+        page = decompress_page(compressed, max_bytes)
+    except StorageError as exc:
         raise ExtractionError(f"raw page cannot be decompressed: {exc}") from None
     if sha256 is None:
         raise ExtractionError("raw page has no stored sha256 to check it against")
@@ -123,12 +124,14 @@ def reextract_stories(
     topics_file: str,
     spacy_model: str = "",
     *,
+    max_bytes: int,
     dry_run: bool = False,
 ) -> ReextractReport:
     """Re-extract each story from its raw page, a batch per transaction; report what changed (or would)."""
     watchlist = load_watchlist(watchlist_file)
     topics = load_topics(topics_file)
-    tools = _Tools(watchlist, topics, load_ner_model(spacy_model) if spacy_model else None, dry_run)
+    ner = load_ner_model(spacy_model) if spacy_model else None
+    tools = _Tools(watchlist, topics, ner, dry_run, max_bytes)
     if not dry_run:
         sync_watchlist(engine, watchlist)
         sync_vocabulary(engine, spellings(watchlist), topics)
@@ -162,7 +165,7 @@ class _Redone:
 def _redo(row: Any, tools: _Tools, report: ReextractReport) -> _Redone | None:
     """Extract one stored story again from its raw page (None, noted in the report, when the page is unusable)."""
     try:
-        page = raw_page(row.raw_page, row.raw_sha256)
+        page = raw_page(row.raw_page, row.raw_sha256, tools.max_bytes)
         article = extract_article(page, row.url, content_type=row.raw_content_type, timeout=EXTRACTION_TIMEOUT)
     except ExtractionError as exc:
         report.unreadable.append((row.id, str(exc)))
@@ -256,6 +259,7 @@ def reextract(
             str(settings.watchlist_file),
             str(settings.topics_file),
             settings.spacy_model,
+            max_bytes=settings.max_bytes,
             dry_run=dry_run,
         )
     finally:

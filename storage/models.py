@@ -136,7 +136,8 @@ class Article(Base):
     date_source: Mapped[str | None] = mapped_column(String(16))
     truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     extractor_version: Mapped[str | None] = mapped_column(String(128))
-    # The page as downloaded, zlib-compressed, so `presswatch reextract` needs no network.
+    # The page as downloaded, compressed (storage/rawpages.py: zstd; zlib in rows of earlier versions), so
+    # `presswatch reextract` needs no network.
     raw_page: Mapped[bytes | None] = mapped_column(LargeBinary)
     raw_sha256: Mapped[str | None] = mapped_column(String(64))
     raw_content_type: Mapped[str | None] = mapped_column(String(128))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, select, text, update
@@ -122,20 +124,77 @@ def test_reextract_dry_run_reports_without_writing(stored: dict[str, int], datab
     assert row(engine, wire)["text"] == OLD_TEXT
 
 
+def set_raw_page(engine: Engine, article_id: int, value: bytes | None) -> None:
+    """Overwrite a story's stored raw page, as an older version (or a damaged database) would have left it."""
+    with engine.begin() as connection:
+        connection.execute(update(Article).where(Article.id == article_id).values(raw_page=value))
+
+
 def test_unreadable_raw_pages_are_reported_with_their_reason(
     stored: dict[str, int], database_url: str, engine: Engine
 ) -> None:
     wire, copy, other = (stored[n] for n in NAMES)
-    with engine.begin() as connection:
-        tampered = zlib.compress(b"<html><body><p>Not the page that was downloaded.</p></body></html>")
-        connection.execute(update(Article).where(Article.id == wire).values(raw_page=tampered))
-        connection.execute(update(Article).where(Article.id == copy).values(raw_page=b"not zlib at all"))
-        connection.execute(update(Article).where(Article.id == other).values(raw_page=None))
+    set_raw_page(engine, wire, zlib.compress(b"<html><body><p>Not the page that was downloaded.</p></body></html>"))
+    set_raw_page(engine, copy, b"not zlib at all")
+    set_raw_page(engine, other, None)
     result = reextract(database_url=SecretStr(database_url))
     reasons = dict(result["unreadable"])
     assert reasons[wire] == "raw page does not match its stored sha256"
-    assert reasons[copy].startswith("raw page cannot be decompressed")
+    assert reasons[copy] == (
+        "raw page cannot be decompressed: neither a zstd frame nor a zlib stream (starts with 6e6f7420)"
+    )
     assert reasons[other] == "no raw page stored"
+    assert result["text_changed"] == []
+
+
+def test_a_new_story_keeps_its_page_as_a_zstd_frame_of_the_downloaded_bytes(
+    stored: dict[str, int], engine: Engine
+) -> None:
+    for name, article_id in stored.items():
+        kept = row(engine, article_id)
+        page = (PAGES / name).read_bytes()
+        assert isinstance(kept["raw_page"], bytes) and kept["raw_page"].startswith(b"\x28\xb5\x2f\xfd"), name
+        assert zstandard.ZstdDecompressor().decompress(kept["raw_page"]) == page
+        assert kept["raw_sha256"] == hashlib.sha256(page).hexdigest()  # of the page, not of the frame
+
+
+def test_a_raw_page_stored_as_zlib_by_an_older_version_is_still_reextracted(
+    stored: dict[str, int], database_url: str, engine: Engine
+) -> None:
+    wire = stored["outlet-a-wire.html"]
+    page = (PAGES / "outlet-a-wire.html").read_bytes()
+    legacy = zlib.compress(page, 1)  # zlib level 1: what presswatch stored before it switched to zstd
+    set_raw_page(engine, wire, legacy)
+    simulate_older_extractor(engine, wire)
+
+    result = reextract(database_url=SecretStr(database_url))
+
+    assert result["unreadable"] == [] and result["text_changed"] == [wire]
+    after = row(engine, wire)
+    assert after["text"] == extract_article(page, "http://127.0.0.1/outlet-a-wire.html").text
+    assert after["raw_page"] == legacy  # re-extraction reads raw pages, it never rewrites them
+
+
+def test_corrupt_and_oversized_raw_pages_are_unreadable_with_a_reason(
+    stored: dict[str, int], database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wire, copy, other = (stored[n] for n in NAMES)
+    page = (PAGES / "outlet-a-wire.html").read_bytes()
+    set_raw_page(engine, wire, zstandard.ZstdCompressor(level=3).compress(page)[:-20])  # cut short
+    set_raw_page(engine, copy, zlib.compress(page)[:-20])
+    # A blob that expands past the download cap is refused before it is expanded (a zip bomb).
+    monkeypatch.setenv("PRESSWATCH_MAX_BYTES", "100000")
+    set_raw_page(engine, other, zstandard.ZstdCompressor(level=3).compress(bytes(100_001)))
+
+    result = reextract(database_url=SecretStr(database_url))
+
+    reasons = dict(result["unreadable"])
+    assert reasons[wire].startswith("raw page cannot be decompressed: corrupt zstd frame: ")
+    assert reasons[copy] == "raw page cannot be decompressed: corrupt zlib stream: it ends before the page does"
+    assert reasons[other] == (
+        "raw page cannot be decompressed: larger than the 100,000-byte cap on a page (PRESSWATCH_MAX_BYTES): "
+        "its zstd frame declares 100,001 bytes"
+    )
     assert result["text_changed"] == []
 
 

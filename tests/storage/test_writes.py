@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import pytest
+import zstandard
 from sqlalchemy import Engine, func, select, text
 
 from extractors.articles import count_words
 from extractors.models import EntityTag, ExtractedArticle, WatchedEntity, Watchlist
 from extractors.similarity import fingerprint, to_signed
+from presswatch.errors import StorageError
 from storage.db import make_engine, upgrade
 from storage.models import Article, ArticleLink, Entity, FetchEvent, Mention
+from storage.rawpages import compress_page, decompress_page
 from storage.writes import (
     FeedPoll,
     LinkFailure,
@@ -175,3 +184,76 @@ def test_a_new_story_is_stored_with_the_fingerprint_of_its_text(database_url: st
     assert row.simhash == to_signed(fingerprint(row.text)) and row.simhash != 0
     assert (row.cluster_id, row.is_original) == (stored[0].article_id, True)  # its own cluster until grouped
     engine.dispose()
+
+
+PAGE = (Path(__file__).resolve().parents[1] / "data" / "pages" / "syndication" / "outlet-a-wire.html").read_bytes()
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def test_a_new_storys_raw_page_is_a_zstd_frame_of_the_downloaded_bytes(database_url: str) -> None:
+    engine = ready(database_url)
+    store_batch(engine, [replace(story("https://news.example/a"), raw_page=PAGE, content_type="text/html")], [])
+    with engine.connect() as connection:
+        row = connection.execute(select(Article.raw_page, Article.raw_sha256, Article.raw_content_type)).one()
+    assert row.raw_page.startswith(ZSTD_MAGIC) and len(row.raw_page) < len(PAGE)
+    assert zstandard.ZstdDecompressor().decompress(row.raw_page) == PAGE  # any zstd reader can read it
+    assert decompress_page(row.raw_page, len(PAGE)) == PAGE
+    assert row.raw_sha256 == hashlib.sha256(PAGE).hexdigest()  # of the page as downloaded, not of the frame
+    assert row.raw_content_type == "text/html"
+    engine.dispose()
+
+
+def test_a_raw_page_written_as_zlib_by_an_older_version_still_reads() -> None:
+    assert decompress_page(zlib.compress(PAGE, 1), len(PAGE)) == PAGE
+    assert decompress_page(zlib.compress(PAGE, 9), len(PAGE)) == PAGE
+
+
+@pytest.mark.parametrize(
+    ("blob", "reason"),
+    [
+        (b"", "neither a zstd frame nor a zlib stream (starts with nothing)"),
+        (b"<html>", "neither a zstd frame nor a zlib stream (starts with 3c68746d)"),
+        (zlib.compress(PAGE)[:-30], "corrupt zlib stream: it ends before the page does"),
+        (b"\x78\x9c" + b"\xff" * 20, "corrupt zlib stream: Error -3 while decompressing data: invalid block type"),
+        (compress_page(PAGE)[:-30], "corrupt zstd frame: decompression error: did not decompress full frame"),
+        (ZSTD_MAGIC + b"\xff" * 20, "corrupt zstd frame: error when determining content size"),
+    ],
+    ids=["empty", "html", "zlib-cut-short", "zlib-garbage", "zstd-cut-short", "zstd-garbage"],
+)
+def test_an_unreadable_raw_page_says_why(blob: bytes, reason: str) -> None:
+    with pytest.raises(StorageError) as raised:
+        decompress_page(blob, 10_000_000)
+    assert str(raised.value) == reason
+
+
+def test_a_raw_page_larger_than_the_cap_is_refused_without_expanding_it() -> None:
+    cap = len(PAGE) - 1
+    with pytest.raises(StorageError, match=rf"its zstd frame declares {len(PAGE):,} bytes"):
+        decompress_page(compress_page(PAGE), cap)
+    with pytest.raises(StorageError, match=r"its zlib stream expands further"):
+        decompress_page(zlib.compress(PAGE), cap)
+    # A frame that does not declare its size (not one presswatch writes) is bounded all the same.
+    undeclared = zstandard.ZstdCompressor(level=3, write_content_size=False).compress(PAGE)
+    with pytest.raises(StorageError, match=rf"it decompresses to {len(PAGE):,} bytes"):
+        decompress_page(undeclared, cap)
+    with pytest.raises(StorageError, match=r"^corrupt zstd frame, or larger than the 1,000-byte cap"):
+        decompress_page(undeclared, 1000)
+    assert decompress_page(undeclared, len(PAGE)) == PAGE
+
+
+def test_raw_pages_compressed_in_several_threads_at_once_each_read_back_whole() -> None:
+    # Link batches run in threads of one process: a compressor shared between them would mix up their frames.
+    pages = [PAGE.replace(b"<p>", f"<p>{n} ".encode() * 50) for n in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        frames = list(pool.map(compress_page, pages * 25))
+    assert [decompress_page(frame, 10_000_000) for frame in frames] == pages * 25
+
+
+def test_the_documented_python_reader_reads_both_formats() -> None:
+    # docs/schema.md shows how to read raw_page outside presswatch; the snippet must keep working.
+    schema = (Path(__file__).resolve().parents[2] / "docs" / "schema.md").read_text(encoding="utf-8")
+    [snippet] = re.findall(r"^```python\n(.*?)^```", schema, flags=re.S | re.M)
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)
+    assert namespace["page_bytes"](compress_page(PAGE)) == PAGE
+    assert namespace["page_bytes"](zlib.compress(PAGE, 1)) == PAGE
