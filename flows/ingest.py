@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr
 from fetcher import host_key
 from flows.monitor import prepare_database
 from flows.runner import run_link_batches
-from flows.steps import FeedJob, LinkJob, PassConfig, chunks, new_link_jobs, pass_config, poll_feeds
+from flows.steps import FeedJob, LinkJob, PassConfig, link_batches, new_link_jobs, pass_config, poll_feeds
 from flows.summary import PassSummary, Problem, add_batches
 from presswatch.errors import StorageError
 from presswatch.settings import load_settings
@@ -40,7 +40,7 @@ def _store_links(jobs: list[LinkJob], config: PassConfig, workers: int, batch_si
     finally:
         engine.dispose()
     todo = [job for job in jobs if job.link not in already]
-    batches = chunks(todo, batch_size)
+    batches = link_batches(todo, batch_size, workers)
     reports = run_link_batches(batches, config, workers)
     failures = [r for r in reports if isinstance(r, StorageError)]
     if failures:

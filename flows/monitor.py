@@ -26,7 +26,7 @@ from flows.steps import (
     FeedResult,
     LinkJob,
     PassConfig,
-    chunks,
+    link_batches,
     new_link_jobs,
     next_schedule,
     pass_config,
@@ -147,7 +147,7 @@ def run_cycle(settings: Settings, feed_ids: Sequence[int] | None = None, only_du
             all_links = [entry.link for result in results for entry in result.entries]
             known = known_links(engine, all_links)
             jobs = new_link_jobs(results, {f.id: f.url for f in feeds}, known)
-            batches = chunks(jobs, settings.batch_size)
+            batches = link_batches(jobs, settings.batch_size, settings.workers)
         logger.info("%d feed(s) polled, %d new link(s) in %d batch(es)", len(results), len(jobs), len(batches))
         with stages("links"):
             reports = link_workers.run(batches)

@@ -392,6 +392,19 @@ def chunks(items: Sequence[T], size: int) -> list[list[T]]:
     return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
 
+def link_batches(jobs: Sequence[LinkJob], size: int, workers: int) -> list[list[LinkJob]]:
+    """Batches of `size` links, the last ones a quarter of that, so that the worker processes finish together.
+
+    Workers take the batches in order; with equal batches the last one to start runs on alone while the other
+    cores idle, half a batch's time on average (~0.3 s of 25 links). Ending on batches a quarter the size cuts
+    that wait to a quarter, for a few more task runs: the last `workers * size / 2` links go in small batches.
+    """
+    if workers < 2 or len(jobs) <= size:
+        return chunks(jobs, size)
+    head = max(0, len(jobs) - workers * size // 2)
+    return chunks(jobs[:head], size) + chunks(jobs[head:], max(1, size // 4))
+
+
 def new_link_jobs(results: Sequence[FeedResult], feed_urls: dict[int, str], known: set[str]) -> list[LinkJob]:
     """One job per entry link not yet stored, first feed wins when several feeds list the same link."""
     jobs: dict[str, LinkJob] = {}
