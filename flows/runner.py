@@ -27,7 +27,8 @@ from flows.steps import BatchReport, LinkJob, PassConfig
 from flows.tasks import process_links_task
 
 START_METHOD = "forkserver"  # no fork of the flow's threaded process; the server is started once per process
-WORKER_MODULES = ["flows.steps"]  # imported once by the fork server, so every worker starts with them loaded
+WORKER_MODULES = ["flows.preload"]  # imported once by the fork server: every worker starts with them loaded, warm
+READY_WAIT = 0.3  # seconds a batch waits for the workers before it runs in the flow's process instead
 # Batches and the pass's configuration are handed to task runs wrapped in `quote`: plain data with no futures in
 # it, which Prefect would otherwise walk element by element for every task run it submits.
 
@@ -76,12 +77,15 @@ class LinkWorkers:
     def run_batch(self, jobs: list[LinkJob], config: PassConfig) -> BatchReport:
         """One batch in a worker process, or here while the workers are still starting and no batch runs here.
 
-        Starting the workers takes about a second (the fork server's imports); this process, idle meanwhile
-        and with the libraries already imported, makes a start on the batches instead of waiting.
+        Starting the workers takes about a second when the fork server has still to import the pipeline; this
+        process, idle meanwhile and with the libraries already imported, then makes a start on the batches
+        instead of waiting. A fork server that is ready (`presswatch run` starts it before Prefect's server)
+        forks warm workers in well under READY_WAIT, and every batch goes to them: a batch here would compete
+        for the cores with both workers and with Prefect's threads in this process.
         """
         if self._pool is None:
             return steps.process_links(jobs, config)
-        if not self._ready.is_set() and self._here.acquire(blocking=False):
+        if not self._ready.wait(READY_WAIT) and self._here.acquire(blocking=False):
             try:
                 return steps.process_links(jobs, config)
             finally:

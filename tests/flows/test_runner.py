@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -82,3 +85,20 @@ def test_a_broken_watchlist_fails_each_batch_with_its_reason_not_the_worker_pool
     # Had the workers' warm-up raised, the pool would be broken and its batches would say only that.
     assert [type(outcome) for outcome in outcomes] == [ConfigError] * 4
     assert all("missing.yaml" in str(outcome) for outcome in outcomes)
+
+
+PRELOAD_PROBE = "import flows.preload, extractors.tagging as t; print(t._matchers.cache_info().currsize)"  # noqa: SLF001
+
+
+def test_the_fork_server_preload_builds_the_configured_watchlists_matchers(tmp_path: Path) -> None:
+    env = {**os.environ, "PRESSWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    done = subprocess.run([sys.executable, "-c", PRELOAD_PROBE], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1"]  # every worker forked from the server starts with them built
+
+
+def test_the_fork_server_preload_survives_a_broken_watchlist(tmp_path: Path) -> None:
+    broken = tmp_path / "watchlist.yaml"
+    broken.write_text("entities: [unclosed\n")
+    env = {**os.environ, "PRESSWATCH_WATCHLIST_FILE": str(broken)}
+    done = subprocess.run([sys.executable, "-c", PRELOAD_PROBE], env=env, capture_output=True, text=True)
+    assert (done.returncode, done.stdout.split()) == (0, ["0"])  # nothing warmed, and the server still starts
