@@ -40,7 +40,7 @@ _INLINE_TAGS = frozenset(
 _LIST_TAGS = ("ul", "ol")
 _TEXT_NODES = etree.XPath(".//text()[normalize-space()]")
 _ONE_LINK_PARAGRAPHS = etree.XPath(".//p[count(.//a) = 1]")
-_LINKED_HEADINGS = etree.XPath(".//*[self::h2 or self::h3 or self::h4 or self::h5 or self::h6][.//a or ancestor::a]")
+_HEADING_TAGS = ("h2", "h3", "h4", "h5", "h6")
 
 # ---------------------------------------------------------------------------------------------------------------
 # Tree pruning
@@ -67,19 +67,22 @@ def _text_of(el: HtmlElement, cache: _Cache) -> str:
     return text
 
 
-def _fragments(root: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
-    # Each non-blank text node with the element that owns it (a tail belongs to the parent of its element).
-    # XPath finds them in C: walking every element from Python costs a proxy object per element.
+def _candidate_owners(root: HtmlElement) -> Iterator[HtmlElement]:
+    # The element owning each non-blank text node that may be boilerplate (a tail belongs to the parent of its
+    # element). XPath finds them in C: walking every element from Python costs a proxy object per element.
+    # Three text nodes in four fail the cheap text test, so it runs before their owners are looked up.
     for fragment in _TEXT_NODES(root):
+        if len(fragment) > MAX_BLOCK_CHARS * 2 or not may_be_boilerplate(fragment):
+            continue
         el = fragment.getparent()
         if el is None:
             continue
         if fragment.is_tail:
             owner = el.getparent()
             if owner is not None:
-                yield owner, str(fragment)
+                yield owner
         elif el.tag not in _SKIP_TAGS:
-            yield el, str(fragment)
+            yield el
 
 
 def _link_chars(el: HtmlElement) -> int:
@@ -157,7 +160,7 @@ def _link_lists(root: HtmlElement, cache: _Cache) -> list[HtmlElement]:
     found: list[HtmlElement] = []
     for tag in _LIST_TAGS:
         for lst in root.iter(tag):
-            items = [li for li in lst if isinstance(li.tag, str) and li.tag == "li"]
+            items = list(lst.iterchildren("li"))
             if len(items) < 2:
                 continue
             if all(_is_link_item(li, cache) for li in items):
@@ -171,6 +174,11 @@ def _is_link_item(li: HtmlElement, cache: _Cache) -> bool:
         return True
     if len(text) > 160:
         return False
+    if len(li) == 1:
+        # <li><a>Story</a></li>, the usual item: the link's text is the item's text, no need to count it.
+        link = li[0]
+        if link.tag == "a" and not (li.text or "").strip() and not (link.tail or "").strip():
+            return True
     return _link_chars(li) >= 0.8 * len(text)
 
 
@@ -183,12 +191,16 @@ def _links_after_heading(block: HtmlElement, heading: str, cache: _Cache) -> boo
 def _linked_headings(root: HtmlElement, cache: _Cache) -> list[HtmlElement]:
     # A heading that is all link (or sits inside one) is another story's teaser headline.
     found: list[HtmlElement] = []
-    for heading in _LINKED_HEADINGS(root):
+    # iterdescendants() filters by tag in C; an XPath with a predicate tests every element of the page.
+    for heading in root.iterdescendants(*_HEADING_TAGS):
+        below = list(heading.iter("a"))
+        inside = list(heading.iterancestors("a"))
+        if not below and not inside:
+            continue
         text = _text_of(heading, cache)
         if not text or len(text) > _LINK_PARAGRAPH_MAX:
             continue
-        inside = list(heading.iterancestors("a"))
-        links = list(heading.iter("a")) or inside
+        links = below or inside
         if all((a.get("href") or "#").startswith("#") for a in links):
             continue  # a section heading that links to itself
         if inside or _link_chars(heading) >= 0.9 * len(text):
@@ -224,9 +236,8 @@ def prune_tree(root: HtmlElement, on_remove: Callable[[HtmlElement], None] | Non
     cache: _Cache = {}
     doomed: dict[int, HtmlElement] = {}
     examined: dict[int, HtmlElement] = {}  # holds the proxies so their ids stay unique
-    for owner, fragment in _fragments(root):
-        if len(fragment) > MAX_BLOCK_CHARS * 2 or not may_be_boilerplate(fragment):
-            continue
+    kinds: dict[str, str | None] = {}  # wrappers repeat their child's text: classify each text once
+    for owner in _candidate_owners(root):
         el: HtmlElement | None = owner
         while el is not None and el.tag not in _BOX_STOP_TAGS:
             if id(el) in examined:
@@ -235,7 +246,10 @@ def prune_tree(root: HtmlElement, on_remove: Callable[[HtmlElement], None] | Non
             text = _text_of(el, cache)
             if len(text) > MAX_BLOCK_CHARS:
                 break
-            kind = classify(text)
+            if text in kinds:
+                kind = kinds[text]
+            else:
+                kind = kinds[text] = classify(text)
             if kind is not None:
                 widest = _widest_same_text(el, text, cache)
                 parent = widest.getparent()

@@ -30,7 +30,10 @@ _ANYWHERE = _words("newsletter|cookie|privacy|terms|rights reserved|©|inbox|ent
     "|通讯|通訊|图片|圖片|图源|圖源|摄影|攝影|原标题|原標題|时间|時間|日期|分享|扫码|掃碼|扫描|掃描|关注|關注|客户端|客戶端"
     "|版权|版權|未经|未經|转载|轉載|免责|免責|评论|評論|标签|標籤|关键词|關鍵詞|广告|廣告|推广|推廣"
 )
-_ANYWHERE_RE = re.compile("|".join(re.escape(word) for word in _ANYWHERE))
+# Substring tests beat one regex alternation several times over; the non-ASCII words can only occur in
+# text that is not all ASCII, so most text skips them.
+_ANYWHERE_ASCII = tuple(word for word in _ANYWHERE if word.isascii())
+_ANYWHERE_OTHER_RE = re.compile("|".join(re.escape(word) for word in _ANYWHERE if not word.isascii()))
 
 _LABEL = re.compile(
     r"[\W_]*(?:advertisements?|advertising|advert|ads?|anzeige|publicité|publicidad"
@@ -301,6 +304,10 @@ _PREFIXES = tuple(
         }
     )
 )
+# The prefixes by first character: one small tuple to try instead of all of them.
+_PREFIXES_BY_CHAR: dict[str, tuple[str, ...]] = {
+    char: tuple(p for p in _PREFIXES if p[0] == char) for char in {p[0] for p in _PREFIXES}
+}
 
 
 def may_be_boilerplate(text: str) -> bool:
@@ -308,9 +315,14 @@ def may_be_boilerplate(text: str) -> bool:
     # Every rule in `classify` anchors at the start of the text (after punctuation) or needs one of the
     # _ANYWHERE strings, so plain string tests rule out most text nodes before any regex runs.
     low = text.lower()
-    if low[_LEAD.match(low).end() :].startswith(_PREFIXES):  # type: ignore[union-attr]
+    lead = low if low[:1].isalnum() else low[_LEAD.match(low).end() :]  # type: ignore[union-attr]
+    prefixes = _PREFIXES_BY_CHAR.get(lead[:1])
+    if prefixes is not None and lead.startswith(prefixes):
         return True
-    return _ANYWHERE_RE.search(low) is not None
+    for word in _ANYWHERE_ASCII:
+        if word in low:
+            return True
+    return not low.isascii() and _ANYWHERE_OTHER_RE.search(low) is not None
 
 
 def classify(text: str) -> str | None:
