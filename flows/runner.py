@@ -3,9 +3,11 @@
 Each batch stays a `process-links` task run (retries, states and the UI are Prefect's), run in a thread of the
 flow's process. When the pass has several batches and several workers, that thread hands the batch to a
 `ProcessPoolExecutor` of worker processes that never import Prefect nor talk to its API: they fork from a fork
-server that has already imported the pipeline (`WORKER_MODULES`; the flow starts it before it polls the feeds,
-`prime_fork_server`), and warm up (watchlist, topics, matchers) before their first batch. While they start, the
-flow's own process makes a start on the batches (`LinkWorkers.run_batch`).
+server that has already imported the pipeline and built the configured watchlist's matchers (`WORKER_MODULES`,
+flows/preload.py). `presswatch run` starts that server before Prefect's own (`prime_fork_server`); a flow run
+started otherwise starts it before it polls the feeds. Workers warm up for the pass before their first batch;
+when they are slow to come (a fork server still importing), the flow's own process makes a start on the batches
+(`LinkWorkers.run_batch`).
 """
 
 from __future__ import annotations
