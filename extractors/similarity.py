@@ -95,9 +95,9 @@ def simhash(shingle_set: Collection[str]) -> int:
     """The 64-bit SimHash of a set of shingles (what `fingerprint` computes from a text's)."""
     if not shingle_set:
         return 0
-    # Each shingle's 8-byte hash (the big-endian bytes of `_hash`) unpacked into a row of 64 bits, most
+    # Each shingle's 8-byte hash (`_digest`: the big-endian bytes of `_hash`) unpacked into a row of 64 bits, most
     # significant first; a bit of the result is set where more than half the rows have it set.
-    digests = b"".join(blake2b(shingle.encode("utf-8"), digest_size=8).digest() for shingle in shingle_set)
+    digests = b"".join(map(_digest, shingle_set))
     bits = numpy.unpackbits(numpy.frombuffer(digests, dtype=numpy.uint8).reshape(-1, 8), axis=1)
     majority = bits.sum(axis=0, dtype=numpy.int64) * 2 > len(shingle_set)
     return int.from_bytes(numpy.packbits(majority).tobytes(), "big")
@@ -142,6 +142,10 @@ def from_signed(value: int) -> int:
     return value & _MASK
 
 
+def _digest(shingle: str) -> bytes:
+    # A stable 64-bit hash as 8 bytes (Python's hash() changes from process to process).
+    return blake2b(shingle.encode("utf-8"), digest_size=8).digest()
+
+
 def _hash(shingle: str) -> int:
-    # A stable 64-bit hash (Python's hash() changes from process to process).
-    return int.from_bytes(blake2b(shingle.encode("utf-8"), digest_size=8).digest(), "big")
+    return int.from_bytes(_digest(shingle), "big")
