@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 from flows.deployments import DEPLOYMENT_NAMES, free_port
 from storage.db import make_engine
+from tests.prefect_api import api_call
 
 PAGE = (Path(__file__).resolve().parents[2] / "seeds" / "fixture" / "jack-ma-comeback.html").read_bytes()
 pytestmark = [
@@ -100,14 +101,8 @@ class Stack:
         return self.log.read_text(errors="replace")
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        """One API call; a server on a loaded 2-core machine answers 503 now and then (its database is busy)."""
-        for attempt in range(6):
-            response = httpx.request(method, f"{self.api}{path}", json=body, timeout=30)
-            if response.status_code != 503 or attempt == 5:
-                break
-            time.sleep(2)
-        response.raise_for_status()
-        return response.json()
+        """One call to the stack's Prefect API (retried while the server answers 503)."""
+        return api_call(self.api, method, path, body)
 
     def served(self) -> set[str]:
         """Names of the deployments registered so far."""

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import text
@@ -24,6 +23,7 @@ from werkzeug import Request, Response
 
 from flows.deployments import stop
 from storage.db import make_engine
+from tests.prefect_api import api_call
 
 FIXTURE = Path(__file__).resolve().parents[2] / "seeds" / "fixture"
 PAGE = (FIXTURE / "jack-ma-comeback.html").read_bytes()
@@ -31,17 +31,6 @@ SEED_STORY = "https://www.pacificwire.example/business/2025/03/jack-ma-comeback-
 OTHER_STORY = "https://www.pacificwire.example/business/2025/03/other-story"
 SETTLED = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 pytestmark = pytest.mark.server
-
-
-def api_call(api: str, method: str, path: str, body: Any = None) -> Any:
-    """One Prefect API call; a server on a loaded 2-core machine answers 503 now and then (its database is busy)."""
-    for attempt in range(6):
-        response = httpx.request(method, f"{api}{path}", json=body, timeout=30)
-        if response.status_code != 503 or attempt == 5:
-            break
-        time.sleep(2)
-    response.raise_for_status()
-    return response.json() if response.content else None
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -27,6 +27,7 @@ from werkzeug import Request, Response
 from flows.shards import split_feeds
 from presswatch.feedlist import FeedSource
 from storage.db import make_engine
+from tests.prefect_api import api_call
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTS = [f"127.0.0.{n}" for n in range(11, 23)]  # 12 loopback hosts, so host-hashed shards all get feeds
@@ -35,17 +36,6 @@ SHARDS = 4
 POOL = "presswatch-topology"
 WORKERS = ("worker-a", "worker-b")
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
-
-
-def api_call(api: str, method: str, path: str, body: Any = None) -> Any:
-    """One Prefect API call; a busy server on a loaded 2-core machine answers 503 now and then."""
-    for attempt in range(6):
-        response = httpx.request(method, f"{api}{path}", json=body, timeout=30)
-        if response.status_code != 503 or attempt == 5:
-            break
-        time.sleep(2)
-    response.raise_for_status()
-    return response.json() if response.content else None
 
 
 def page(url: str, number: int) -> bytes:
